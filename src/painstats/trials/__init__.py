@@ -1,0 +1,3 @@
+"""Single randomized trials: ANCOVA, repeated measures, responders, adherence, power (to come)."""
+
+__all__: list[str] = []
