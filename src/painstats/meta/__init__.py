@@ -1,3 +1,12 @@
 """Pairwise meta-analysis: effect sizes, random-effects models, meta-regression, subgroups."""
 
-__all__: list[str] = []
+from painstats.meta.options import METHODS, TESTS
+from painstats.meta.random_effects import random_effects
+from painstats.meta.results import RandomEffectsResult
+
+__all__ = [
+    "random_effects",
+    "RandomEffectsResult",
+    "METHODS",
+    "TESTS",
+]

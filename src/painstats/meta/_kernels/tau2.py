@@ -1,0 +1,223 @@
+"""Heterogeneity (tau^2) estimators of the normal-normal random-effects model, batch-first.
+
+Each estimator takes responses ``y`` and sampling variances ``v`` shaped ``(..., k)``, a
+float mask ``m`` (1 = study present, 0 = padding; padded entries carry v = 1, y = 0), the
+design, and returns ``(tau2, tau2_se)`` shaped ``(...)``. Standard errors follow the
+conventions of metafor 3.8 (Viechtbauer 2010), which differ by estimator.
+
+References
+----------
+DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. Control Clin Trials 7:177-188.
+Hedges LV, Olkin I (1985). Statistical Methods for Meta-Analysis. Academic Press.
+Hunter JE, Schmidt FL (2004). Methods of Meta-Analysis. 2nd ed. Sage.
+Sidik K, Jonkman JN (2005). Simple heterogeneity variance estimation for meta-analysis.
+    J R Stat Soc C 54:367-384.
+Paule RC, Mandel J (1982). Consensus values and weighting factors. J Res Natl Bur Stand 87:377-385.
+Morris CN (1983). Parametric empirical Bayes inference. J Am Stat Assoc 78:47-55.
+Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
+    random-effects model. J Educ Behav Stat 30:261-293.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from painstats.errors import ConvergenceError
+from painstats.meta._kernels.design import Design, trace_pd
+from painstats.meta._kernels.roots import decreasing_convex_root, fisher_scoring
+
+__all__ = ["Tau2Estimate", "estimate_tau2", "generalised_q", "ESTIMATORS"]
+
+
+class Tau2Estimate(NamedTuple):
+    tau2: np.ndarray
+    se: np.ndarray
+
+
+class _Problem:
+    """One batch of problems, flattened to (n, k) so solvers can work on sub-batches."""
+
+    def __init__(self, y, v, m, design: Design, k, p):
+        self.shape = np.shape(k)
+        self.k_dim = y.shape[-1]
+        self.y = y.reshape(-1, self.k_dim)
+        self.v = v.reshape(-1, self.k_dim)
+        self.m = m.reshape(-1, self.k_dim)
+        self.design = design
+        X = getattr(design, "X", None)
+        self.X = None if X is None else np.broadcast_to(
+            X, (*np.shape(k), self.k_dim, design.p)
+        ).reshape(-1, self.k_dim, design.p)
+        self.k = np.asarray(k, float).reshape(-1)
+        self.p = p
+        #: problems with k > p; the others (e.g. k = 1) get tau^2 = 0 as in metafor
+        self.estimable = self.k - p > 0
+
+    def sub_design(self, idx):
+        if self.X is None:
+            return self.design
+        return type(self.design)(self.X[idx])
+
+    def weights(self, tau2, idx):
+        return self.m[idx] / (self.v[idx] + tau2[..., None])
+
+    def out(self, a):
+        return a.reshape(self.shape)
+
+
+def generalised_q(prob: _Problem, tau2: np.ndarray, idx: np.ndarray):
+    """Generalised Q(tau^2) = y'P y and its derivative -y'PPy on a sub-batch."""
+    w = prob.weights(tau2, idx)
+    fit = prob.sub_design(idx).wls(w, prob.y[idx])
+    wr = w * fit.resid
+    return np.sum(wr * fit.resid, axis=-1), -np.sum(wr * wr, axis=-1)
+
+
+def _fe_parts(prob: _Problem):
+    idx = np.arange(prob.y.shape[0])
+    w = prob.m / prob.v
+    design = prob.sub_design(idx)
+    fit = design.wls(w, prob.y)
+    q = np.sum(w * fit.resid**2, axis=-1)
+    return w, design, fit, q
+
+
+def _dl(prob: _Problem) -> Tau2Estimate:
+    w, design, fit, q = _fe_parts(prob)
+    trp = trace_pd(w, fit, 1.0)
+    tau2 = np.maximum(0.0, (q - (prob.k - prob.p)) / trp)
+    trpp = design.quad_trace(w, fit, 1.0, 1.0)
+    se = np.sqrt((2 * (prob.k - prob.p) + 4 * tau2 * trp + 2 * tau2**2 * trpp) / trp**2)
+    return Tau2Estimate(tau2, se)
+
+
+def _hs(prob: _Problem) -> Tau2Estimate:
+    w, design, fit, q = _fe_parts(prob)
+    sw = np.sum(w, axis=-1)
+    tau2 = np.maximum(0.0, (q - prob.k) / sw)
+    trp = trace_pd(w, fit, 1.0)
+    trpp = design.quad_trace(w, fit, 1.0, 1.0)
+    se = np.sqrt((2 * (prob.k - prob.p) + 4 * tau2 * trp + 2 * tau2**2 * trpp) / sw**2)
+    return Tau2Estimate(tau2, se)
+
+
+def _he_raw(prob: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Unweighted (OLS) moment estimator before truncation, and its standard error."""
+    idx = np.arange(prob.y.shape[0])
+    design = prob.sub_design(idx)
+    fit = design.wls(prob.m, prob.y)
+    rss = np.sum(prob.m * fit.resid**2, axis=-1)
+    trpv = trace_pd(prob.m, fit, prob.v)
+    df = prob.k - prob.p
+    raw = (rss - trpv) / df
+    t = np.maximum(raw, 0.0)
+    trpvpv = design.quad_trace(prob.m, fit, prob.v, prob.v)
+    se = np.sqrt((2 * trpvpv + 4 * t * trpv + 2 * t**2 * df) / df**2)
+    return raw, se
+
+
+def _he(prob: _Problem) -> Tau2Estimate:
+    raw, se = _he_raw(prob)
+    return Tau2Estimate(np.maximum(raw, 0.0), se)
+
+
+def _sj(prob: _Problem) -> Tau2Estimate:
+    k = prob.k
+    ybar = np.sum(prob.m * prob.y, axis=-1) / k
+    tau0 = np.sum(prob.m * (prob.y - ybar[:, None]) ** 2, axis=-1) / k
+    idx = np.arange(prob.y.shape[0])
+    w = prob.weights(tau0, idx)
+    design = prob.sub_design(idx)
+    fit = design.wls(w, prob.y)
+    rss = np.sum(w * fit.resid**2, axis=-1)
+    df = k - prob.p
+    tau2 = np.maximum(0.0, tau0 * rss / df)
+    trpvpv = design.quad_trace(w, fit, prob.v, prob.v)
+    trpvp = design.quad_trace(w, fit, prob.v, 1.0)
+    trpp = design.quad_trace(w, fit, 1.0, 1.0)
+    se = np.sqrt(tau0**2 / df**2 * (2 * trpvpv + 4 * tau2 * trpvp + 2 * tau2**2 * trpp))
+    return Tau2Estimate(tau2, se)
+
+
+def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
+    start = np.maximum(_he_raw(prob)[0], 0.0)
+
+    def step(t, idx):
+        w = prob.weights(t, idx)
+        design = prob.sub_design(idx)
+        fit = design.wls(w, prob.y[idx])
+        wr = w * fit.resid
+        ypp = np.sum(wr * wr, axis=-1)
+        if restricted:
+            return (ypp - trace_pd(w, fit, 1.0)) / design.quad_trace(w, fit, 1.0, 1.0)
+        return (ypp - np.sum(w, axis=-1)) / np.sum(w * w, axis=-1)
+
+    name = "REML" if restricted else "ML"
+    tau2, ok = fisher_scoring(start, step)
+    _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
+    idx = np.arange(prob.y.shape[0])
+    w = prob.weights(tau2, idx)
+    if restricted:
+        design = prob.sub_design(idx)
+        se = np.sqrt(2.0 / design.quad_trace(w, design.wls(w, prob.y), 1.0, 1.0))
+    else:
+        se = np.sqrt(2.0 / np.sum(w * w, axis=-1))
+    return Tau2Estimate(tau2, se)
+
+
+def _pm(prob: _Problem) -> Tau2Estimate:
+    df = prob.k - prob.p
+    tau2, ok = decreasing_convex_root(
+        lambda t, idx: generalised_q(prob, t, idx), df, np.zeros_like(prob.k)
+    )
+    _raise_unconverged(ok | ~prob.estimable, "PM/EB", "Newton root search")
+    w = prob.weights(tau2, np.arange(prob.y.shape[0]))
+    se = np.sqrt(2 * prob.k**2 / df) / np.sum(w, axis=-1)
+    return Tau2Estimate(tau2, se)
+
+
+def _fe(prob: _Problem) -> Tau2Estimate:
+    z = np.zeros_like(prob.k)
+    return Tau2Estimate(z, np.full_like(z, np.nan))
+
+
+def _raise_unconverged(ok: np.ndarray, name: str, algorithm: str) -> None:
+    """Raise ConvergenceError naming the estimator when any problem did not converge."""
+    if not np.all(ok):
+        bad = np.flatnonzero(~ok)
+        raise ConvergenceError(
+            f"the {name} estimator of tau^2 did not converge ({algorithm}) for "
+            f"{bad.size} problem(s), e.g. batch index {bad[:5].tolist()}; "
+            "try method='DL' or 'PM', or check the data for extreme variances"
+        )
+
+
+ESTIMATORS = {
+    "FE": _fe,
+    "DL": _dl,
+    "HE": _he,
+    "HS": _hs,
+    "SJ": _sj,
+    "ML": lambda prob: _likelihood(prob, restricted=False),
+    "REML": lambda prob: _likelihood(prob, restricted=True),
+    "PM": _pm,
+    "EB": _pm,  # Morris' empirical Bayes solves the same equation Q(tau^2) = k - p
+}
+
+
+def estimate_tau2(method: str, y, v, m, design: Design, k, p: int) -> Tau2Estimate:
+    """Estimate tau^2 and its standard error with ``method`` (a canonical name)."""
+    prob = _Problem(y, v, m, design, k, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = ESTIMATORS[method](prob)
+    # k = p (e.g. a single study): tau^2 = 0 with no standard error, as metafor's "k1" path
+    tau2 = np.where(prob.estimable, est.tau2, 0.0)
+    se = np.where(prob.estimable, est.se, np.nan)
+    return Tau2Estimate(prob.out(tau2), prob.out(se))
+
+
+def problem(y, v, m, design: Design, k, p: int) -> _Problem:
+    """Build the flattened batch problem (used by the Q-profile solver)."""
+    return _Problem(y, v, m, design, k, p)
