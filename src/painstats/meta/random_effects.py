@@ -86,7 +86,7 @@ def random_effects(
     >>> from painstats.meta import random_effects
     >>> res = random_effects([-0.5, -0.2, -0.9, -0.3], [0.04, 0.09, 0.06, 0.02], method="DL")
     >>> round(res.estimate, 4), round(res.tau2, 4)
-    (-0.4627, 0.0297)
+    (-0.4627, 0.0326)
     """
     method = resolve_method(method)
     test = resolve_test(test)
