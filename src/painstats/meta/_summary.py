@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Summary", "fmt", "fmt_p", "stars", "table", "SIGNIF_LEGEND"]
+__all__ = ["Summary", "fmt", "fmt_p", "p_eq", "stars", "table", "SIGNIF_LEGEND"]
 
 SIGNIF_LEGEND = "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
 
@@ -44,6 +44,12 @@ def fmt_p(p: float, digits: int = 4) -> str:
     if p < 10.0**-digits:
         return "< ." + "0" * (digits - 1) + "1"
     return f"{p:.{digits}f}"
+
+
+def p_eq(p: float) -> str:
+    """'= 0.1234' or '< .0001', as in metafor's 'p-val' lines."""
+    s = fmt_p(p)
+    return s if s.startswith("<") else "= " + s
 
 
 def stars(p: float) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from painstats.meta._kernels.qprofile import qprofile_tau2
-from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, fmt_p, stars, table
+from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, fmt_p, p_eq, stars, table
 from painstats.errors import ValidationError
 
 __all__ = ["RandomEffectsResult", "TIDY_COLUMNS"]
@@ -23,8 +23,10 @@ def _stat_name(test: str) -> str:
     return "zval" if test == "z" else "tval"
 
 
-def heterogeneity_lines(method: str, tau2, tau2_se, i2, h2, *, residual: bool = False) -> list[str]:
-    """The tau^2 / tau / I^2 / H^2 block of metafor's print-out."""
+def heterogeneity_lines(
+    method: str, tau2, tau2_se, i2, h2, *, residual: bool = False, r2: float = float("nan")
+) -> list[str]:
+    """The tau^2 / tau / I^2 / H^2 (and R^2) block of metafor's print-out."""
     what = "residual" if residual else "total"
     lab = [
         f"tau^2 (estimated amount of {what} heterogeneity):",
@@ -33,15 +35,17 @@ def heterogeneity_lines(method: str, tau2, tau2_se, i2, h2, *, residual: bool = 
         f"H^2 ({'unaccounted' if residual else 'total'} variability / sampling variability):",
     ]
     width = max(len(s) for s in lab) + 1
+    r2_line = [] if np.isnan(r2) else [
+        "R^2 (amount of heterogeneity accounted for):".ljust(width) + f"{r2:.2f}%"]
     if method == "FE":
-        return [lab[2].ljust(width) + f"{i2:.2f}%", lab[3].ljust(width) + f"{h2:.2f}"]
+        return [lab[2].ljust(width) + f"{i2:.2f}%", lab[3].ljust(width) + f"{h2:.2f}"] + r2_line
     se = "" if np.isnan(tau2_se) else f" (SE = {fmt(tau2_se)})"
     return [
         lab[0].ljust(width) + fmt(tau2) + se,
         lab[1].ljust(width) + fmt(np.sqrt(tau2)),
         lab[2].ljust(width) + f"{i2:.2f}%",
         lab[3].ljust(width) + f"{h2:.2f}",
-    ]
+    ] + r2_line
 
 
 def coef_rows(est, se, stat, df, pval, lo, hi, test: str) -> tuple[list[str], list[list[str]]]:
@@ -144,7 +148,7 @@ class RandomEffectsResult:
         lines = [title, ""]
         lines += heterogeneity_lines(self.method, self.tau2, self.tau2_se, self.i2, self.h2)
         lines += ["", "Test for Heterogeneity:",
-                  f"Q(df = {self.q_df}) = {fmt(self.q)}, p-val {_p_eq(self.q_pvalue)}", ""]
+                  f"Q(df = {self.q_df}) = {fmt(self.q)}, p-val {p_eq(self.q_pvalue)}", ""]
         lines += ["Model Results:", ""]
         header, rows = coef_rows([self.estimate], [self.se], [self.statistic], self.df,
                                  [self.pvalue], [self.ci_low], [self.ci_high], self.test)
@@ -162,11 +166,6 @@ class RandomEffectsResult:
 
     def __str__(self) -> str:
         return str(self.summary())
-
-
-def _p_eq(p: float) -> str:
-    s = fmt_p(p)
-    return s if s.startswith("<") else "= " + s
 
 
 def confint_frame(tau2, i2, h2, lo, hi, s2) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Bundled datasets (being written)."""
