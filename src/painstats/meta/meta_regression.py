@@ -74,7 +74,7 @@ def meta_regression(
     ...                    "weeks": [4, 6, 8, 10, 12]})
     >>> reg = meta_regression("yi ~ weeks", data=df, method="REML")
     >>> reg.coef.loc["weeks", "estimate"].round(4)
-    np.float64(0.0975)
+    np.float64(0.1002)
     """
     method = resolve_method(method)
     test = resolve_test(test)
