@@ -45,6 +45,8 @@ class Design(Protocol):
 
     def xb(self, beta: np.ndarray) -> np.ndarray: ...
 
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
 
 def trace_pd(w: np.ndarray, fit: WLSFit, d: np.ndarray | float) -> np.ndarray:
     """tr(P D) for D = diag(d)."""
@@ -77,6 +79,18 @@ class InterceptDesign:
 
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta[..., :1]
+
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(y'PPy, tr P, tr PP) fused for the intercept-only model (the REML hot loop)."""
+        sw = w.sum(axis=-1)
+        w2 = w * w
+        sw2 = w2.sum(axis=-1)
+        sw3 = (w2 * w).sum(axis=-1)
+        b = (w * y).sum(axis=-1) / sw
+        wr = w * (y - b[..., None])
+        ypp = (wr * wr).sum(axis=-1)
+        inv = 1.0 / sw
+        return ypp, sw - sw2 * inv, sw2 - 2.0 * sw3 * inv + (sw2 * inv) ** 2
 
 
 class MatrixDesign:
@@ -114,6 +128,12 @@ class MatrixDesign:
 
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta
+
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(y'PPy, tr P, tr PP) for the REML score and information."""
+        fit = self.wls(w, y)
+        wr = w * fit.resid
+        return (wr * wr).sum(axis=-1), trace_pd(w, fit, 1.0), self.quad_trace(w, fit, 1.0, 1.0)
 
 
 def _safe_inv(a: np.ndarray) -> np.ndarray:

@@ -27,12 +27,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from painstats.meta._kernels.design import Design, make_design, trace_pd
 from painstats.meta._kernels.tau2 import estimate_tau2
 
-__all__ = ["RMAFit", "fit_rma", "prepare", "critical_value"]
+__all__ = ["RMAFit", "fit_rma", "prepare", "critical_value", "two_sided_p"]
 
 
 class RMAFit(NamedTuple):
@@ -74,17 +74,21 @@ def prepare(y, v, mask=None):
 
 
 def critical_value(test: str, df, level: float):
-    """Two-sided critical value: z quantile, or t(df) for "t"/"hksj"."""
-    alpha = 1.0 - level
+    """Two-sided critical value: z quantile, or t(df) for "t"/"hksj" (inf df gives z)."""
+    q = 1.0 - (1.0 - level) / 2.0
     if test == "z":
-        return np.broadcast_to(stats.norm.isf(alpha / 2), np.shape(df)).astype(float)
-    return stats.t.isf(alpha / 2, df)
+        return np.full(np.shape(df), special.ndtri(q))
+    df = np.asarray(df, dtype=float)
+    return np.where(np.isfinite(df), special.stdtrit(np.where(np.isfinite(df), df, 1.0), q),
+                    special.ndtri(q))
 
 
-def _pvalue(stat, df, test):
-    if test == "z":
-        return 2.0 * special.ndtr(-np.abs(stat))
-    return 2.0 * stats.t.sf(np.abs(stat), df[..., None])
+def two_sided_p(stat, df):
+    """Two-sided p-value of a z (df = inf) or t(df) statistic; df broadcasts against stat."""
+    df = np.asarray(df, dtype=float)
+    a = -np.abs(stat)
+    return 2.0 * np.where(np.isfinite(df), special.stdtr(np.where(np.isfinite(df), df, 1.0), a),
+                          special.ndtr(a))
 
 
 def _heterogeneity(method, tau2, q, k, p, trp_fe):
@@ -157,13 +161,10 @@ def fit_rma(
     se = np.sqrt(np.diagonal(vcov, axis1=-2, axis2=-1))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = fit.beta / se
-    crit = np.where(np.isfinite(df), critical_value("t", df, level), critical_value("z", df, level))
-    pval = np.where(
-        np.isfinite(df)[..., None], _pvalue(stat, np.where(np.isfinite(df), df, 1.0), "t"),
-        _pvalue(stat, df, "z"),
-    )
+    crit = critical_value("t", df, level)
+    pval = two_sided_p(stat, df[..., None])
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_pvalue = np.where(qdf > 0, stats.chi2.sf(q, np.maximum(qdf, 1)), 1.0)
+        q_pvalue = np.where(qdf > 0, special.chdtrc(np.maximum(qdf, 1), q), 1.0)
         weights = 100.0 * w / np.sum(w, axis=-1, keepdims=True)
     return RMAFit(
         beta=fit.beta,

@@ -16,32 +16,65 @@ __all__ = ["TOL", "MAX_ITER", "fisher_scoring", "decreasing_convex_root"]
 #: (1e-5 absolute) leaves errors near 3e-5; painstats converges to ~1e-12.
 TOL = 1e-12
 MAX_ITER = 1000
+#: Plain Fisher-scoring iterations before switching to the safeguarded iteration.
+PLAIN_ITER = 30
 
 # step(tau2, index) -> (adjustment, ) evaluated on the active sub-batch.
 StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndarray]:
-    """Iterate ``tau2 <- max(0, tau2 + step(tau2))`` until the change is below TOL.
+    """Maximise a likelihood in tau^2 >= 0 by safeguarded Fisher scoring.
 
-    A step that would leave [0, inf) is clamped to the boundary; a problem sitting at 0
-    whose step points below 0 has converged there (the maximum is on the boundary).
+    ``step(tau2, index)`` returns the Fisher-scoring step score/information on the
+    sub-batch ``index``; its sign is the sign of the score. Each iterate updates a bracket
+    [lo, hi] around the maximum (score > 0 at lo, < 0 at hi). A step that leaves the
+    bracket, or shrinks by less than half (Fisher scoring can oscillate around the root when
+    the likelihood is far from quadratic), is replaced by bisection, so the iteration
+    always converges. A step below 0 is clamped to the boundary; a problem at 0 whose score
+    is negative has its maximum there.
 
     Returns ``(tau2, converged)`` flattened to the batch shape of ``start``.
     """
     tau2 = np.array(start, dtype=float, copy=True).reshape(-1)
     converged = np.zeros(tau2.shape, dtype=bool)
+    # Phase 1: plain Fisher scoring, cheap to book-keep; almost every problem converges here.
     active = np.flatnonzero(np.isfinite(tau2))
+    for _ in range(PLAIN_ITER):
+        if active.size == 0:
+            return tau2, converged
+        t = tau2[active]
+        adj = step(t, active)
+        finite = np.isfinite(adj)
+        new = np.where(finite, np.maximum(t + adj, 0.0), t)
+        done = (np.abs(new - t) <= TOL * (1.0 + new)) | ((t == 0) & (adj <= 0)) | ~finite
+        tau2[active] = new
+        converged[active[done & finite]] = True
+        active = active[~done]
+    # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
+    tau2[active] = np.maximum(start.reshape(-1)[active], 0.0)
+    lo = np.zeros(tau2.shape)
+    hi = np.full(tau2.shape, np.inf)
+    prev = np.full(tau2.shape, np.inf)
     for _ in range(MAX_ITER):
         if active.size == 0:
             break
         t = tau2[active]
         adj = step(t, active)
         finite = np.isfinite(adj)
-        new = np.where(finite, np.maximum(t + adj, 0.0), t)
+        lo_a = np.where(finite & (adj > 0), t, lo[active])
+        hi_a = np.where(finite & (adj < 0), t, hi[active])
+        cand = np.maximum(t + adj, 0.0)
+        bracketed = np.isfinite(hi_a)
+        bad = (cand <= lo_a) | (cand >= hi_a) | (np.abs(adj) > 0.5 * prev[active])
+        new = np.where(bracketed & bad & (cand > 0), 0.5 * (lo_a + hi_a), cand)
+        new = np.where(finite, new, t)
         done = (np.abs(new - t) <= TOL * (1.0 + new)) | ~finite
-        tau2[active] = new
-        converged[active[done & np.isfinite(adj)]] = True
+        done |= bracketed & (hi_a - lo_a <= TOL * (1.0 + hi_a))
+        done |= (t == 0) & (adj <= 0)
+        new = np.where((t == 0) & (adj <= 0), 0.0, new)
+        tau2[active], lo[active], hi[active], prev[active] = new, lo_a, hi_a, np.abs(adj)
+        converged[active[done & finite]] = True
         active = active[~done]
     return tau2, converged
 

@@ -58,9 +58,15 @@ class _Problem:
     def sub_design(self, idx):
         if self.X is None:
             return self.design
-        return type(self.design)(self.X[idx])
+        return type(self.design)(self.rows(self.X, idx))
+
+    def rows(self, a, idx):
+        """Rows ``idx`` of a batch array; the array itself (no copy) for the whole batch."""
+        return a if idx.size == a.shape[0] else a[idx]
 
     def weights(self, tau2, idx):
+        if idx.size == self.y.shape[0]:  # whole batch: skip the fancy-index copies
+            return self.m / (self.v + tau2[..., None])
         return self.m[idx] / (self.v[idx] + tau2[..., None])
 
     def out(self, a):
@@ -70,7 +76,7 @@ class _Problem:
 def generalised_q(prob: _Problem, tau2: np.ndarray, idx: np.ndarray):
     """Generalised Q(tau^2) = y'P y and its derivative -y'PPy on a sub-batch."""
     w = prob.weights(tau2, idx)
-    fit = prob.sub_design(idx).wls(w, prob.y[idx])
+    fit = prob.sub_design(idx).wls(w, prob.rows(prob.y, idx))
     wr = w * fit.resid
     return np.sum(wr * fit.resid, axis=-1), -np.sum(wr * wr, axis=-1)
 
@@ -146,13 +152,10 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
 
     def step(t, idx):
         w = prob.weights(t, idx)
-        design = prob.sub_design(idx)
-        fit = design.wls(w, prob.y[idx])
-        wr = w * fit.resid
-        ypp = np.sum(wr * wr, axis=-1)
+        ypp, trp, trpp = prob.sub_design(idx).score_terms(w, prob.rows(prob.y, idx))
         if restricted:
-            return (ypp - trace_pd(w, fit, 1.0)) / design.quad_trace(w, fit, 1.0, 1.0)
-        return (ypp - np.sum(w, axis=-1)) / np.sum(w * w, axis=-1)
+            return (ypp - trp) / trpp
+        return (ypp - w.sum(axis=-1)) / (w * w).sum(axis=-1)
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
