@@ -116,7 +116,7 @@ def as_float_column(name: str, value: Any, *, k: int | None = None) -> np.ndarra
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputTypeError(
-                f"{name} must be numeric; row {i + 1} holds {arr.ravel()[i]!r}"
+                f"{name} must be numeric; row {i + 1} holds '{arr.ravel()[i]}'"
             )
         arr = converted.reshape(arr.shape)
     elif arr.dtype.kind not in "biuf":

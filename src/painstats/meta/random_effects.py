@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from painstats._validation import check_level
-from painstats.errors import PainstatsWarning, ValidationError
+from painstats.errors import ValidationError
 from painstats.meta._inputs import read_studies
 from painstats.meta._kernels.fit import RMAFit, fit_rma
 from painstats.meta.options import resolve_method, resolve_test
@@ -49,6 +49,8 @@ def random_effects(
     test : str, default "z"
         "z", "t" (t with k - 1 df), or "hksj" (Hartung-Knapp-Sidik-Jonkman; alias
         metafor's "knha"): t with k - 1 df and the SE rescaled, not truncated at 1.
+        As in metafor it is also applied to a common-effect model if asked (metafor warns
+        that it is not meant for one; painstats does not warn).
     level : float, default 0.95
         Confidence level of the CI and prediction interval (0.95 or 95).
     missing : {"raise", "drop"}
@@ -96,15 +98,6 @@ def random_effects(
         raise ValidationError(
             f"a random-effects model needs at least 2 studies; got k={studies.yi.size} "
             "(use method='FE' for a single study)"
-        )
-    if method == "FE" and test == "hksj":
-        import warnings
-
-        warnings.warn(
-            "the Hartung-Knapp-Sidik-Jonkman adjustment is meant for random-effects models; "
-            "applied to the common-effect model as metafor does",
-            PainstatsWarning,
-            stacklevel=2,
         )
     fit = fit_rma(studies.yi, studies.vi, method=method, test=test, level=level)
     return build_result(fit, studies, method, test, level)

@@ -58,6 +58,8 @@ def pseudo_r2(fit: RMAFit, X: np.ndarray, studies, method: str) -> float:
     if method == "FE":
         if np.var(studies.yi) == 0:
             return 0.0
+        if k == p:  # saturated: R's adjusted R^2 is NaN (0 residual df)
+            return float("nan")
         q0 = float(fit_rma(studies.yi, studies.vi, method="FE").q)
         adj = 1.0 - (float(fit.q) / q0) * (k - 1) / (k - p)
         return max(0.0, 100.0 * adj)
