@@ -22,7 +22,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-__all__ = ["WLSFit", "Design", "InterceptDesign", "MatrixDesign", "make_design"]
+__all__ = ["ScoreTerms", "WLSFit", "Design", "InterceptDesign", "MatrixDesign", "make_design"]
 
 
 class WLSFit(NamedTuple):
@@ -32,6 +32,17 @@ class WLSFit(NamedTuple):
     vcov: np.ndarray  # (..., p, p) = (X'WX)^{-1}
     resid: np.ndarray  # (..., k)  y - X beta
     lev: np.ndarray  # (..., k)  h_i = x_i' (X'WX)^{-1} x_i
+
+
+class ScoreTerms(NamedTuple):
+    """Quadratic forms and traces behind the (restricted) likelihood score and Hessian."""
+
+    ypp: np.ndarray  # y'PPy
+    yppp: np.ndarray  # y'PPPy
+    trp: np.ndarray  # tr P
+    trpp: np.ndarray  # tr PP
+    sw: np.ndarray  # sum w
+    sw2: np.ndarray  # sum w^2
 
 
 class Design(Protocol):
@@ -45,7 +56,7 @@ class Design(Protocol):
 
     def xb(self, beta: np.ndarray) -> np.ndarray: ...
 
-    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> ScoreTerms: ...
 
 
 def trace_pd(w: np.ndarray, fit: WLSFit, d: np.ndarray | float) -> np.ndarray:
@@ -80,17 +91,19 @@ class InterceptDesign:
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta[..., :1]
 
-    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(y'PPy, tr P, tr PP) fused for the intercept-only model (the REML hot loop)."""
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> ScoreTerms:
+        """y'PPy, y'PPPy, tr P, tr PP, sum w, sum w^2, fused for the intercept-only model."""
         sw = w.sum(axis=-1)
         w2 = w * w
         sw2 = w2.sum(axis=-1)
         sw3 = (w2 * w).sum(axis=-1)
-        b = (w * y).sum(axis=-1) / sw
-        wr = w * (y - b[..., None])
-        ypp = (wr * wr).sum(axis=-1)
         inv = 1.0 / sw
-        return ypp, sw - sw2 * inv, sw2 - 2.0 * sw3 * inv + (sw2 * inv) ** 2
+        wr = w * (y - ((w * y).sum(axis=-1) * inv)[..., None])
+        wr2 = wr * wr
+        ypp = wr2.sum(axis=-1)
+        yppp = (w * wr2).sum(axis=-1) - (w * wr).sum(axis=-1) ** 2 * inv
+        return ScoreTerms(ypp, yppp, sw - sw2 * inv, sw2 - 2.0 * sw3 * inv + (sw2 * inv) ** 2,
+                          sw, sw2)
 
 
 class MatrixDesign:
@@ -129,11 +142,14 @@ class MatrixDesign:
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta
 
-    def score_terms(self, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(y'PPy, tr P, tr PP) for the REML score and information."""
+    def score_terms(self, w: np.ndarray, y: np.ndarray) -> ScoreTerms:
+        """y'PPy, y'PPPy, tr P, tr PP, sum w, sum w^2 for the likelihood score and Hessian."""
         fit = self.wls(w, y)
-        wr = w * fit.resid
-        return (wr * wr).sum(axis=-1), trace_pd(w, fit, 1.0), self.quad_trace(w, fit, 1.0, 1.0)
+        u = w * fit.resid  # P y
+        xtwu = np.einsum("...ki,...k->...i", self.X, w * u)
+        yppp = (w * u * u).sum(axis=-1) - np.einsum("...i,...ij,...j->...", xtwu, fit.vcov, xtwu)
+        return ScoreTerms((u * u).sum(axis=-1), yppp, trace_pd(w, fit, 1.0),
+                          self.quad_trace(w, fit, 1.0, 1.0), w.sum(axis=-1), (w * w).sum(axis=-1))
 
 
 def _safe_inv(a: np.ndarray) -> np.ndarray:

@@ -31,8 +31,8 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
     [lo, hi] around the maximum (score > 0 at lo, < 0 at hi). A step that leaves the
     bracket, or shrinks by less than half (Fisher scoring can oscillate around the root when
     the likelihood is far from quadratic), is replaced by bisection, so the iteration
-    always converges. A step below 0 is clamped to the boundary; a problem at 0 whose score
-    is negative has its maximum there.
+    always converges. A step below 0 is halved instead (metafor's step-halving); a problem
+    at 0 whose score is negative has its maximum there.
 
     Returns ``(tau2, converged)`` flattened to the batch shape of ``start``.
     """
@@ -46,7 +46,11 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         t = tau2[active]
         adj = step(t, active)
         finite = np.isfinite(adj)
-        new = np.where(finite, np.maximum(t + adj, 0.0), t)
+        new = t + adj
+        # a step below 0 is halved, as metafor's step-halving (landing on 0 could stop the
+        # search at a boundary local maximum when a larger interior maximum exists)
+        new = np.where(new < 0, np.where(t > TOL, 0.5 * t, 0.0), new)
+        new = np.where(finite, new, t)
         done = (np.abs(new - t) <= TOL * (1.0 + new)) | ((t == 0) & (adj <= 0)) | ~finite
         tau2[active] = new
         converged[active[done & finite]] = True
@@ -67,7 +71,7 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         cand = np.maximum(t + adj, 0.0)
         bracketed = np.isfinite(hi_a)
         bad = (cand <= lo_a) | (cand >= hi_a) | (np.abs(adj) > 0.5 * prev[active])
-        new = np.where(bracketed & bad & (cand > 0), 0.5 * (lo_a + hi_a), cand)
+        new = np.where(bracketed & bad, 0.5 * (lo_a + hi_a), cand)
         new = np.where(finite, new, t)
         done = (np.abs(new - t) <= TOL * (1.0 + new)) | ~finite
         done |= bracketed & (hi_a - lo_a <= TOL * (1.0 + hi_a))

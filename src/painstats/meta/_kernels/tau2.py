@@ -151,11 +151,12 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     start = np.maximum(_he_raw(prob)[0], 0.0)
 
     def step(t, idx):
-        w = prob.weights(t, idx)
-        ypp, trp, trpp = prob.sub_design(idx).score_terms(w, prob.rows(prob.y, idx))
-        if restricted:
-            return (ypp - trp) / trpp
-        return (ypp - w.sum(axis=-1)) / (w * w).sum(axis=-1)
+        # Newton step on the (restricted) log-likelihood where it is locally concave,
+        # else the Fisher-scoring step (expected information), as metafor uses throughout.
+        s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.rows(prob.y, idx))
+        score, info = (s.ypp - s.trp, s.trpp) if restricted else (s.ypp - s.sw, s.sw2)
+        hess = 2.0 * s.yppp - info
+        return score / np.where(hess > 0, hess, info)
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
