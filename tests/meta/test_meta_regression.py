@@ -61,8 +61,8 @@ def test_predict_at_observed_moderators_equals_fitted(trials):
     assert_allclose(pred["pi_high"] - pred["pred"],
                     reg.crit * np.sqrt(pred["se"] ** 2 + reg.tau2), rtol=1e-12)
     assert reg.qm_df == (3, len(trials) - 4)
-    assert list(reg.coef.index) == ["Intercept", "C(setting)[T.group]", "C(setting)[T.home]",
-                                    "weeks"]
+    assert list(reg.coef.index) == ["Intercept", "weeks", "C(setting)[T.group]",
+                                    "C(setting)[T.home]"]
 
 
 def test_frames_and_summary(trials):

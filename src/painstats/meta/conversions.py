@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from painstats._validation import (
     as_float_column,
@@ -232,7 +232,7 @@ def ci_to_sd(
     nn = _fill(a["n"], nan, 2.0)
     _check_n(nn, labels, 2)
     p = 1 - (1 - lv) / 2
-    q = stats.t.ppf(p, nn - 1) if how == "t" else np.full(nn.shape, stats.norm.ppf(p))
+    q = special.stdtrit(nn - 1, p) if how == "t" else np.full(nn.shape, special.ndtri(p))
     return _out(np.sqrt(nn) * (high - low) / (2 * q), nan, scalar)
 
 
@@ -541,8 +541,8 @@ def _fivenum_kernel(code: str, a: dict[str, np.ndarray],
     """Mean, SD and skewness test for every row at once; rows of scenario 0 give NaN."""
     n, lo, q1, m, q3, hi = (a[k] for k in ("n",) + _QUANTILES)
     nn = np.where(scenario > 0, n, 5.0)
-    xi = 2 * stats.norm.ppf((nn - 0.375) / (nn + 0.25))
-    eta = 2 * stats.norm.ppf((0.75 * nn - 0.125) / (nn + 0.25))
+    xi = 2 * special.ndtri((nn - 0.375) / (nn + 0.25))
+    eta = 2 * special.ndtri((0.75 * nn - 0.125) / (nn + 0.25))
     t_range = np.abs(_ratio(lo + hi - 2 * m, hi - lo))
     t_iqr = np.abs(_ratio(q1 + q3 - 2 * m, q3 - q1))
     stat = [t_range, t_iqr, np.maximum(2.65 * np.log(0.6 * nn) / np.sqrt(nn) * t_range, t_iqr)]

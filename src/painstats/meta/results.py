@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from painstats.meta._kernels.qprofile import qprofile_tau2
 from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, fmt_p, p_eq, stars, table
@@ -129,9 +130,7 @@ class RandomEffectsResult:
 
     def study_frame(self) -> pd.DataFrame:
         """One row per study: label, yi, vi, se, ci_low, ci_high, weight (percent)."""
-        from scipy.stats import norm
-
-        z = norm.isf((1 - self.level) / 2)
+        z = special.ndtri(1 - (1 - self.level) / 2)
         sei = np.sqrt(self.vi)
         return pd.DataFrame(
             {"yi": self.yi, "vi": self.vi, "se": sei, "ci_low": self.yi - z * sei,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from painstats.errors import ValidationError
 from painstats.meta._kernels.fit import RMAFit, fit_rma
@@ -34,10 +34,10 @@ def moderator_test(fit: RMAFit, terms: list[str], test: str):
     except np.linalg.LinAlgError:
         wald = float("nan")
     if test == "z":
-        return wald, m, float(stats.chi2.sf(wald, m))
+        return wald, m, float(special.chdtrc(m, wald))
     ddf = int(fit.q_df)
     f = wald / m
-    return f, (m, ddf), float(stats.f.sf(f, m, ddf)) if ddf > 0 else float("nan")
+    return f, (m, ddf), float(special.fdtrc(m, ddf, f)) if ddf > 0 else float("nan")
 
 
 def _contains_intercept(X: np.ndarray) -> bool:

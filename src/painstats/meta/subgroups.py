@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from painstats._validation import check_level
 from painstats.errors import InputTypeError, ValidationError
@@ -136,6 +136,6 @@ def subgroup_analysis(
     overall_fit = fit_rma(studies.yi, studies.vi, method=method, test=test, level=level)
     return SubgroupResult(
         by=by, groups=groups, q_between=qb, q_between_df=labels.size - 1,
-        q_between_pvalue=float(stats.chi2.sf(qb, labels.size - 1)), models=models,
+        q_between_pvalue=float(special.chdtrc(labels.size - 1, qb)), models=models,
         overall=build_result(overall_fit, studies, method, test, level), method=method, test=test,
     )

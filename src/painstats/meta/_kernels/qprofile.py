@@ -14,7 +14,7 @@ Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in me
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from painstats.errors import ConvergenceError
 from painstats.meta._kernels.design import make_design
@@ -36,8 +36,8 @@ def qprofile_tau2(y, v, mask=None, X=None, *, level: float = 0.95) -> tuple[np.n
     start = np.zeros_like(prob.k)
     f = lambda t, idx: generalised_q(prob, t, idx)  # noqa: E731
     with np.errstate(divide="ignore", invalid="ignore"):
-        low, ok_low = decreasing_convex_root(f, stats.chi2.isf(alpha / 2, df), start)
-        high, ok_high = decreasing_convex_root(f, stats.chi2.ppf(alpha / 2, df), start)
+        low, ok_low = decreasing_convex_root(f, special.chdtri(df, alpha / 2), start)
+        high, ok_high = decreasing_convex_root(f, special.chdtri(df, 1.0 - alpha / 2), start)
     if not (np.all(ok_low | ~prob.estimable) and np.all(ok_high | ~prob.estimable)):
         raise ConvergenceError("the Q-profile confidence interval for tau^2 did not converge")
     low = np.where(prob.estimable, low, np.nan)
