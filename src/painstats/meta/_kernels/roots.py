@@ -31,14 +31,15 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
     [lo, hi] around the maximum (score > 0 at lo, < 0 at hi). A step that leaves the
     bracket, or shrinks by less than half (Fisher scoring can oscillate around the root when
     the likelihood is far from quadratic), is replaced by bisection, so the iteration
-    always converges. A step below 0 is halved instead (metafor's step-halving); a problem
-    at 0 whose score is negative has its maximum there.
+    always converges. A step below 0 is clamped to 0; a problem at 0 whose score is
+    negative has its maximum there.
 
     Returns ``(tau2, converged)`` flattened to the batch shape of ``start``.
     """
     tau2 = np.array(start, dtype=float, copy=True).reshape(-1)
     converged = np.zeros(tau2.shape, dtype=bool)
-    # Phase 1: plain Fisher scoring, cheap to book-keep; almost every problem converges here.
+    # Phase 1: plain iteration of the given steps, cheap to book-keep; almost every problem
+    # converges here.
     active = np.flatnonzero(np.isfinite(tau2))
     for _ in range(PLAIN_ITER):
         if active.size == 0:
@@ -46,17 +47,12 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         t = tau2[active]
         adj = step(t, active)
         finite = np.isfinite(adj)
-        new = t + adj
-        # a step below 0 is halved, as metafor's step-halving (landing on 0 could stop the
-        # search at a boundary local maximum when a larger interior maximum exists)
-        new = np.where(new < 0, np.where(t > TOL, 0.5 * t, 0.0), new)
-        new = np.where(finite, new, t)
+        new = np.where(finite, np.maximum(t + adj, 0.0), t)
         done = (np.abs(new - t) <= TOL * (1.0 + new)) | ((t == 0) & (adj <= 0)) | ~finite
         tau2[active] = new
         converged[active[done & finite]] = True
         active = active[~done]
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
-    tau2[active] = np.maximum(start.reshape(-1)[active], 0.0)
     lo = np.zeros(tau2.shape)
     hi = np.full(tau2.shape, np.inf)
     prev = np.full(tau2.shape, np.inf)
@@ -74,7 +70,9 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         new = np.where(bracketed & bad, 0.5 * (lo_a + hi_a), cand)
         new = np.where(finite, new, t)
         done = (np.abs(new - t) <= TOL * (1.0 + new)) | ~finite
-        done |= bracketed & (hi_a - lo_a <= TOL * (1.0 + hi_a))
+        squeezed = bracketed & (hi_a - lo_a <= TOL * (1.0 + hi_a))
+        done |= squeezed
+        new = np.where(squeezed & (lo_a == 0), 0.0, new)  # bracket closed onto the boundary
         done |= (t == 0) & (adj <= 0)
         new = np.where((t == 0) & (adj <= 0), 0.0, new)
         tau2[active], lo[active], hi[active], prev[active] = new, lo_a, hi_a, np.abs(adj)

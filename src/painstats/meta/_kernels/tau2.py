@@ -156,7 +156,10 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
         s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.rows(prob.y, idx))
         score, info = (s.ypp - s.trp, s.trpp) if restricted else (s.ypp - s.sw, s.sw2)
         hess = 2.0 * s.yppp - info
-        return score / np.where(hess > 0, hess, info)
+        newton = score / np.where(hess > 0, hess, info)
+        # a Newton step that would leave tau^2 >= 0 falls back to the Fisher step, which
+        # follows metafor's path near the boundary (and away from spurious boundary maxima)
+        return np.where(t + newton >= 0, newton, score / info)
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
