@@ -70,9 +70,13 @@ def random_effects(
 
     Notes
     -----
-    Deliberate differences from metafor: ML/REML are converged to ~1e-12 (metafor's default
-    threshold 1e-5 leaves errors near 1e-5), and a Fisher-scoring step that would make
-    tau^2 negative is clamped to 0 instead of halved; the maximum found is the same.
+    Deliberate differences from metafor, none of which changes the estimate: ML/REML are
+    converged to ~1e-12 relative (metafor's default threshold 1e-5 leaves errors near 1e-5);
+    the iteration starts at the DerSimonian-Laird value (metafor: Hedges) and takes Newton
+    steps where the log-likelihood is locally concave (metafor: Fisher scoring throughout),
+    falling back to Fisher scoring near the boundary and to a bracketing safeguard if it
+    oscillates; a step below 0 is clamped to 0 (metafor halves it). A fit at the boundary
+    returns exactly tau^2 = 0 (metafor stops near 1e-13).
 
     References
     ----------

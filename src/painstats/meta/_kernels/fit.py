@@ -30,7 +30,7 @@ import numpy as np
 from scipy import special
 
 from painstats.meta._kernels.design import Design, make_design, trace_pd
-from painstats.meta._kernels.tau2 import estimate_tau2
+from painstats.meta._kernels.tau2 import Tau2Estimate, estimate_flat, problem
 
 __all__ = ["RMAFit", "fit_rma", "prepare", "critical_value", "two_sided_p"]
 
@@ -93,21 +93,30 @@ def two_sided_p(stat, df):
 
 def _heterogeneity(method, tau2, q, k, p, trp_fe):
     qdf = k - p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = qdf / trp_fe
-        if method == "FE":
-            i2 = np.maximum(0.0, 100.0 * (q - qdf) / q)
-            h2 = q / qdf
-        else:
-            i2 = 100.0 * tau2 / (tau2 + s2)
-            h2 = tau2 / s2 + 1.0
+    s2 = qdf / trp_fe
+    if method == "FE":
+        i2 = np.maximum(0.0, 100.0 * (q - qdf) / q)
+        h2 = q / qdf
+    else:
+        i2 = 100.0 * tau2 / (tau2 + s2)
+        h2 = tau2 / s2 + 1.0
     single = qdf <= 0
     i2 = np.where(single | ~np.isfinite(i2), 0.0, i2)
     h2 = np.where(single, 1.0, h2)
     return s2, i2, h2
 
 
-def fit_rma(
+def fit_rma(*args, **kwargs) -> RMAFit:
+    """Fit a batch of random-effects (or mixed-effects) models (see :func:`_fit_rma`).
+
+    Degenerate problems (k = p, zero residual df) give NaN/inf intermediate values that the
+    kernel resolves explicitly, so floating-point warnings are silenced once here.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _fit_rma(*args, **kwargs)
+
+
+def _fit_rma(
     y,
     v,
     mask=None,
@@ -138,12 +147,12 @@ def fit_rma(
     design: Design = make_design(X)
     p = design.p
     k = m.sum(axis=-1)
-    tau = estimate_tau2(method, y, v, m, design, k, p)
-
-    w_fe = m / v
-    fe_fit = design.wls(w_fe, y)
-    q = np.sum(w_fe * fe_fit.resid**2, axis=-1)
-    s2, i2, h2 = _heterogeneity(method, tau.tau2, q, k, p, trace_pd(w_fe, fe_fit, 1.0))
+    prob = problem(y, v, m, design, k, p)
+    flat = estimate_flat(prob, method)
+    tau = Tau2Estimate(prob.out(flat.tau2), prob.out(flat.se))
+    w_fe, _, fe_fit, q_flat = prob.fe()  # the common-effect fit, shared with DL/HS
+    q = prob.out(q_flat)
+    s2, i2, h2 = _heterogeneity(method, tau.tau2, q, k, p, prob.out(trace_pd(w_fe, fe_fit, 1.0)))
 
     w = m / (v + tau.tau2[..., None])
     fit = design.wls(w, y)
@@ -154,18 +163,15 @@ def fit_rma(
     s2w = np.ones(k.shape)
     if test == "hksj":
         rss = np.sum(w * fit.resid**2, axis=-1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / qdf)
+        s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / qdf)
         s2w = np.where(qdf > 0, s2w, 1.0)
     vcov = fit.vcov * s2w[..., None, None]
     se = np.sqrt(np.diagonal(vcov, axis1=-2, axis2=-1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = fit.beta / se
+    stat = fit.beta / se
     crit = critical_value("t", df, level)
     pval = two_sided_p(stat, df[..., None])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q_pvalue = np.where(qdf > 0, special.chdtrc(np.maximum(qdf, 1), q), 1.0)
-        weights = 100.0 * w / np.sum(w, axis=-1, keepdims=True)
+    q_pvalue = np.where(qdf > 0, special.chdtrc(np.maximum(qdf, 1), q), 1.0)
+    weights = 100.0 * w / np.sum(w, axis=-1, keepdims=True)
     return RMAFit(
         beta=fit.beta,
         vcov=vcov,

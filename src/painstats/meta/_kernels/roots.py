@@ -45,13 +45,13 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         if active.size == 0:
             return tau2, converged
         t = tau2[active]
-        adj = step(t, active)
-        finite = np.isfinite(adj)
-        new = np.where(finite, np.maximum(t + adj, 0.0), t)
-        done = (np.abs(new - t) <= TOL * (1.0 + new)) | ((t == 0) & (adj <= 0)) | ~finite
-        tau2[active] = new
-        converged[active[done & finite]] = True
-        active = active[~done]
+        new = np.maximum(t + step(t, active), 0.0)
+        # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves"
+        moving = np.abs(new - t) > TOL * (1.0 + new)
+        ok = np.isfinite(new)
+        tau2[active] = np.where(ok, new, t)
+        converged[active[~moving & ok]] = True
+        active = active[moving]
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
     lo = np.zeros(tau2.shape)
     hi = np.full(tau2.shape, np.inf)
@@ -104,8 +104,7 @@ def decreasing_convex_root(
         xa = x[active]
         f, df = f_df(xa, active)
         gap = f - target[active]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = -gap / df
+        step = -gap / df
         step = np.where(gap <= 0, 0.0, step)
         new = xa + step
         ok = np.isfinite(new)

@@ -25,10 +25,10 @@ from typing import NamedTuple
 import numpy as np
 
 from painstats.errors import ConvergenceError
-from painstats.meta._kernels.design import Design, trace_pd
+from painstats.meta._kernels.design import Design, _rowdot, trace_pd
 from painstats.meta._kernels.roots import decreasing_convex_root, fisher_scoring
 
-__all__ = ["Tau2Estimate", "estimate_tau2", "generalised_q", "ESTIMATORS"]
+__all__ = ["Tau2Estimate", "estimate_flat", "problem", "generalised_q", "ESTIMATORS"]
 
 
 class Tau2Estimate(NamedTuple):
@@ -54,20 +54,45 @@ class _Problem:
         self.p = p
         #: problems with k > p; the others (e.g. k = 1) get tau^2 = 0 as in metafor
         self.estimable = self.k - p > 0
+        # padded studies get an infinite variance, hence weight 1/(inf + tau^2) = 0
+        self._v_pad = np.where(self.m > 0, self.v, np.inf)
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._fe = None
+
+    def rows(self, a, idx, name: str | None = None):
+        """Rows ``idx`` of a batch array: the array itself for the whole batch; named
+        sub-batches are cached, since a solver's active set stays the same for many
+        iterations near convergence."""
+        if idx.size == a.shape[0]:
+            return a
+        if name is None:
+            return a[idx]
+        hit = self._cache.get(name)
+        if hit is None or not np.array_equal(hit[0], idx):
+            hit = (idx, a[idx])
+            self._cache[name] = hit
+        return hit[1]
 
     def sub_design(self, idx):
         if self.X is None:
             return self.design
-        return type(self.design)(self.rows(self.X, idx))
+        return type(self.design)(self.rows(self.X, idx, "X"))
 
-    def rows(self, a, idx):
-        """Rows ``idx`` of a batch array; the array itself (no copy) for the whole batch."""
-        return a if idx.size == a.shape[0] else a[idx]
+    def sub_y(self, idx):
+        return self.rows(self.y, idx, "y")
 
     def weights(self, tau2, idx):
-        if idx.size == self.y.shape[0]:  # whole batch: skip the fancy-index copies
-            return self.m / (self.v + tau2[..., None])
-        return self.m[idx] / (self.v[idx] + tau2[..., None])
+        """Random-effects weights 1/(v + tau^2), 0 for padded studies."""
+        return 1.0 / (self.rows(self._v_pad, idx, "v") + tau2[..., None])
+
+    def fe(self):
+        """Common-effect fit with weights 1/v (shared by DL, HS and the Q statistic)."""
+        if self._fe is None:
+            w = self.m / self.v
+            design = self.sub_design(np.arange(self.y.shape[0]))
+            fit = design.wls(w, self.y)
+            self._fe = (w, design, fit, _rowdot(w * fit.resid, fit.resid))
+        return self._fe
 
     def out(self, a):
         return a.reshape(self.shape)
@@ -76,24 +101,22 @@ class _Problem:
 def generalised_q(prob: _Problem, tau2: np.ndarray, idx: np.ndarray):
     """Generalised Q(tau^2) = y'P y and its derivative -y'PPy on a sub-batch."""
     w = prob.weights(tau2, idx)
-    fit = prob.sub_design(idx).wls(w, prob.rows(prob.y, idx))
+    fit = prob.sub_design(idx).wls(w, prob.sub_y(idx))
     wr = w * fit.resid
     return np.sum(wr * fit.resid, axis=-1), -np.sum(wr * wr, axis=-1)
 
 
 def _fe_parts(prob: _Problem):
-    idx = np.arange(prob.y.shape[0])
-    w = prob.m / prob.v
-    design = prob.sub_design(idx)
-    fit = design.wls(w, prob.y)
-    q = np.sum(w * fit.resid**2, axis=-1)
-    return w, design, fit, q
+    """Common-effect fit (weights 1/v) of the whole batch: (w, design, fit, Q); cached."""
+    return prob.fe()
 
 
-def _dl(prob: _Problem) -> Tau2Estimate:
+def _dl(prob: _Problem, with_se: bool = True) -> Tau2Estimate:
     w, design, fit, q = _fe_parts(prob)
     trp = trace_pd(w, fit, 1.0)
     tau2 = np.maximum(0.0, (q - (prob.k - prob.p)) / trp)
+    if not with_se:
+        return Tau2Estimate(tau2, None)
     trpp = design.quad_trace(w, fit, 1.0, 1.0)
     se = np.sqrt((2 * (prob.k - prob.p) + 4 * tau2 * trp + 2 * tau2**2 * trpp) / trp**2)
     return Tau2Estimate(tau2, se)
@@ -109,8 +132,8 @@ def _hs(prob: _Problem) -> Tau2Estimate:
     return Tau2Estimate(tau2, se)
 
 
-def _he_raw(prob: _Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Unweighted (OLS) moment estimator before truncation, and its standard error."""
+def _he_raw(prob: _Problem, with_se: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Unweighted (OLS) moment estimator before truncation, and (optionally) its SE."""
     idx = np.arange(prob.y.shape[0])
     design = prob.sub_design(idx)
     fit = design.wls(prob.m, prob.y)
@@ -118,6 +141,8 @@ def _he_raw(prob: _Problem) -> tuple[np.ndarray, np.ndarray]:
     trpv = trace_pd(prob.m, fit, prob.v)
     df = prob.k - prob.p
     raw = (rss - trpv) / df
+    if not with_se:
+        return raw, None
     t = np.maximum(raw, 0.0)
     trpvpv = design.quad_trace(prob.m, fit, prob.v, prob.v)
     se = np.sqrt((2 * trpvpv + 4 * t * trpv + 2 * t**2 * df) / df**2)
@@ -148,12 +173,12 @@ def _sj(prob: _Problem) -> Tau2Estimate:
 
 
 def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
-    start = np.maximum(_he_raw(prob)[0], 0.0)
+    start = _dl(prob, with_se=False).tau2
 
     def step(t, idx):
         # Newton step on the (restricted) log-likelihood where it is locally concave,
         # else the Fisher-scoring step (expected information), as metafor uses throughout.
-        s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.rows(prob.y, idx))
+        s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.sub_y(idx))
         score, info = (s.ypp - s.trp, s.trpp) if restricted else (s.ypp - s.sw, s.sw2)
         hess = 2.0 * s.yppp - info
         newton = score / np.where(hess > 0, hess, info)
@@ -167,8 +192,7 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     idx = np.arange(prob.y.shape[0])
     w = prob.weights(tau2, idx)
     if restricted:
-        design = prob.sub_design(idx)
-        se = np.sqrt(2.0 / design.quad_trace(w, design.wls(w, prob.y), 1.0, 1.0))
+        se = np.sqrt(2.0 / prob.sub_design(idx).score_terms(w, prob.y).trpp)
     else:
         se = np.sqrt(2.0 / np.sum(w * w, axis=-1))
     return Tau2Estimate(tau2, se)
@@ -214,15 +238,13 @@ ESTIMATORS = {
 }
 
 
-def estimate_tau2(method: str, y, v, m, design: Design, k, p: int) -> Tau2Estimate:
-    """Estimate tau^2 and its standard error with ``method`` (a canonical name)."""
-    prob = _Problem(y, v, m, design, k, p)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        est = ESTIMATORS[method](prob)
+def estimate_flat(prob: _Problem, method: str) -> Tau2Estimate:
+    """tau^2 and its SE on a built problem, as flat (n,) arrays."""
+    est = ESTIMATORS[method](prob)
     # k = p (e.g. a single study): tau^2 = 0 with no standard error, as metafor's "k1" path
     tau2 = np.where(prob.estimable, est.tau2, 0.0)
     se = np.where(prob.estimable, est.se, np.nan)
-    return Tau2Estimate(prob.out(tau2), prob.out(se))
+    return Tau2Estimate(tau2, se)
 
 
 def problem(y, v, m, design: Design, k, p: int) -> _Problem:
