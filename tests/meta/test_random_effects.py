@@ -202,3 +202,15 @@ def test_huge_k_never_allocates_k_by_k():
     y = 0.2 + rng.normal(size=k) * np.sqrt(v + 0.05)
     res = random_effects(y, v, method="REML")
     assert abs(res.tau2 - 0.05) < 0.005 and abs(res.estimate - 0.2) < 0.01
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "PM", "EB"])
+def test_non_convergence_raises_naming_the_estimator(monkeypatch, normand, method):
+    from painstats.errors import ConvergenceError
+    from painstats.meta._kernels import roots
+
+    monkeypatch.setattr(roots, "MAX_ITER", 1)
+    monkeypatch.setattr(roots, "PLAIN_ITER", 1)
+    name = "PM/EB" if method in ("PM", "EB") else method
+    with pytest.raises(ConvergenceError, match=f"the {name} estimator of tau\\^2 did not converge"):
+        random_effects("yi", "vi", data=normand, method=method)
