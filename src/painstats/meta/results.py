@@ -120,6 +120,36 @@ class RandomEffectsResult:
         lo, hi = qprofile_tau2(self.yi, self.vi, level=self.level)
         return confint_frame(self.tau2, self.i2, self.h2, float(lo), float(hi), self.s2)
 
+    def leave_one_out(self) -> pd.DataFrame:
+        """Leave-one-out refits (metafor ``leave1out``); see :func:`painstats.meta.influence.leave_one_out`."""
+        from painstats.meta.influence import leave_one_out
+
+        return leave_one_out(self)
+
+    def influence(self) -> pd.DataFrame:
+        """Case-deletion diagnostics (metafor ``influence``); see :func:`painstats.meta.influence.influence`."""
+        from painstats.meta.influence import influence
+
+        return influence(self)
+
+    def cumulative(self, order=None) -> pd.DataFrame:
+        """Cumulative meta-analysis (metafor ``cumul``); see :func:`painstats.meta.influence.cumulative`."""
+        from painstats.meta.influence import cumulative
+
+        return cumulative(self, order)
+
+    def baujat(self) -> pd.DataFrame:
+        """Baujat plot values (metafor ``baujat``); see :func:`painstats.meta.influence.baujat`."""
+        from painstats.meta.influence import baujat
+
+        return baujat(self)
+
+    def gosh(self, max_subsets: int | None = None, random_seed=None, progress: bool = True) -> pd.DataFrame:
+        """Fits to all (or random) subsets (metafor ``gosh``); see :func:`painstats.meta.influence.gosh`."""
+        from painstats.meta.influence import gosh
+
+        return gosh(self, max_subsets=max_subsets, random_seed=random_seed, progress=progress)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy one-row table: term, estimate, se, statistic, df, p_value, ci_low, ci_high."""
         return pd.DataFrame(

@@ -64,11 +64,12 @@ def prepare(y, v, mask=None):
     """Broadcast y, v and mask; padded entries get y = 0, v = 1 and weight 0."""
     y = np.asarray(y, dtype=float)
     v = np.asarray(v, dtype=float)
-    y, v = np.broadcast_arrays(y, v)
     if mask is None:
+        y, v = np.broadcast_arrays(y, v)
         m = np.ones(y.shape, dtype=float)
     else:
-        m = np.broadcast_to(np.asarray(mask, dtype=bool), y.shape).astype(float)
+        y, v, mb = np.broadcast_arrays(y, v, np.asarray(mask, dtype=bool))
+        m = mb.astype(float)
     present = m > 0
     return np.where(present, y, 0.0), np.where(present, v, 1.0), m
 

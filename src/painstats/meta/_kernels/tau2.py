@@ -189,6 +189,11 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
     _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
+    # as metafor's ll0check: an interior stationary point that is worse than the boundary
+    # (the likelihood can be bimodal) gives way to tau^2 = 0
+    zero = np.zeros_like(tau2)
+    worse = _loglik(prob, zero, restricted) > _loglik(prob, tau2, restricted) + 1e-10
+    tau2 = np.where(worse & (tau2 > 0), 0.0, tau2)
     idx = np.arange(prob.y.shape[0])
     w = prob.weights(tau2, idx)
     if restricted:
@@ -196,6 +201,18 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     else:
         se = np.sqrt(2.0 / np.sum(w * w, axis=-1))
     return Tau2Estimate(tau2, se)
+
+
+def _loglik(prob: _Problem, tau2: np.ndarray, restricted: bool) -> np.ndarray:
+    """(Restricted) log-likelihood at tau2, up to a constant that does not depend on tau2."""
+    idx = np.arange(prob.y.shape[0])
+    w = prob.weights(tau2, idx)
+    fit = prob.sub_design(idx).wls(w, prob.y)
+    ll = -0.5 * (np.sum(prob.m * np.log(prob.v + tau2[:, None]), axis=-1)
+                 + _rowdot(w * fit.resid, fit.resid))
+    if restricted:  # - 1/2 log|X'WX| = + 1/2 log|(X'WX)^-1|
+        ll = ll + 0.5 * np.linalg.slogdet(fit.vcov)[1]
+    return ll
 
 
 def _pm(prob: _Problem) -> Tau2Estimate:
