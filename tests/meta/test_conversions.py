@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import InputTypeError, PainstatsWarning, ValidationError
 from painstats.meta.conversions import (
     change_sd,
@@ -26,18 +27,9 @@ _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE = _TESTS_DIR / "data" / "metafor_escalc.json"
 
 
-def _load_tolerances():  # noqa: ANN202
-    """Import tests/tolerances.py by path (tests/ is not a package on sys.path)."""
-    name = "_painstats_test_tolerances"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS_DIR / "tolerances.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-_TOLERANCES = _load_tolerances()
+_TOLERANCES = tolerances
 CLOSED_FORM = _TOLERANCES.tol("closed_form")
 PRINTED_6DP = {"rtol": 0.0, "atol": _TOLERANCES.printed_atol("6.594468")}
 

@@ -13,6 +13,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.special import gamma
 
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats import datasets
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta.effect_sizes import MEASURES, VTYPES, effect_size
@@ -21,18 +22,9 @@ _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE = _TESTS_DIR / "data" / "metafor_escalc.json"
 
 
-def _load_tolerances():  # noqa: ANN202
-    """Import tests/tolerances.py by path (tests/ is not a package on sys.path)."""
-    name = "_painstats_test_tolerances"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS_DIR / "tolerances.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-_TOLERANCES = _load_tolerances()
+_TOLERANCES = tolerances
 CLOSED_FORM = _TOLERANCES.tol("closed_form")
 
 

@@ -24,24 +24,16 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import PainstatsWarning
 
 _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE_PATH = _TESTS_DIR / "data" / "metafor_rma.json"
 
 
-def _load_tolerances():
-    """Import tests/tolerances.py by path (tests/ is not a package on sys.path)."""
-    name = "_painstats_test_tolerances"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS_DIR / "tolerances.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-printed_atol = _load_tolerances().printed_atol
+printed_atol = tolerances.printed_atol
 
 _REFERENCE = json.loads(FIXTURE_PATH.read_text(encoding="utf-8"))
 _DATASETS = {**_REFERENCE["datasets"], **_REFERENCE["published_only_datasets"]}
