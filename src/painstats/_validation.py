@@ -32,6 +32,8 @@ __all__ = [
     "check_same_length",
     "missing_mask",
     "check_level",
+    "check_cut_points",
+    "check_count",
 ]
 
 _MAX_LISTED = 5
@@ -219,3 +221,41 @@ def check_level(level: Any) -> float:
     if not 0 < lv < 1:
         raise ValidationError(f"level must be in (0, 1) or a percentage in (1, 100); got {level!r}")
     return lv
+
+
+def check_cut_points(name: str, value: Any) -> tuple[float, ...]:
+    """Cut points of p-value intervals: strictly increasing numbers in (0, 1).
+
+    A scalar is one cut point. A trailing 1 (the upper end of the last interval, as R
+    metafor users write ``steps=c(0.025, 1)``) is accepted and dropped.
+    """
+    if isinstance(value, (str, bytes)) or isinstance(value, bool):
+        raise InputTypeError(f"{name} must be a number or a sequence of numbers in (0, 1); got {value!r}")
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise InputTypeError(
+            f"{name} must be a number or a sequence of numbers in (0, 1); got {value!r}"
+        ) from None
+    if arr.ndim != 1:
+        raise ValidationError(f"{name} must be one-dimensional; got shape {arr.shape}")
+    if arr.size and arr[-1] == 1.0:
+        arr = arr[:-1]
+    if arr.size == 0:
+        raise ValidationError(f"{name} needs at least one cut point in (0, 1); got {value!r}")
+    if not np.all(np.isfinite(arr) & (arr > 0) & (arr < 1)):
+        raise ValidationError(f"{name} must lie strictly between 0 and 1; got {arr.tolist()}")
+    if np.any(np.diff(arr) <= 0):
+        raise ValidationError(f"{name} must be strictly increasing; got {arr.tolist()}")
+    return tuple(float(x) for x in arr)
+
+
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """A whole number >= minimum (e.g. a number of permutations)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise InputTypeError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    if not (np.isfinite(value) and float(value) == int(value)):
+        raise ValidationError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    if int(value) < minimum:
+        raise ValidationError(f"{name} must be at least {minimum}; got {value!r}")
+    return int(value)
