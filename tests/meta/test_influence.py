@@ -122,3 +122,21 @@ def test_cumulative_order_and_bad_input():
         random_effects([0.1, 0.5], [0.05, 0.04]).influence()
     with pytest.raises(ValidationError, match="max_subsets must be a positive integer"):
         res.gosh(max_subsets=0)
+
+
+@pytest.mark.parametrize("method", ["FE", "DL"])
+def test_closed_form_gosh_equals_the_general_kernel(method):
+    from painstats.meta._kernels.fit import fit_rma
+    from painstats.meta._kernels.subsets import fe_dl_subsets
+
+    rng = np.random.default_rng(11)
+    k = 9
+    v = rng.uniform(0.01, 0.2, k)
+    y = rng.normal(0.2, 0.4, k)
+    masks = ((np.arange(1, 2**k)[:, None] >> np.arange(k)) & 1).astype(bool)
+    fast = fe_dl_subsets(y, v, masks, method)
+    full = fit_rma(y, v, masks, method=method)
+    assert_allclose(fast.estimate, full.beta[:, 0], rtol=1e-12, atol=1e-14)
+    for f in ("tau2", "q", "i2", "h2"):
+        assert_allclose(getattr(fast, f), getattr(full, f), rtol=1e-10, atol=1e-12, err_msg=f)
+    assert (fast.k == full.k).all()

@@ -28,6 +28,7 @@ from scipy import special
 
 from painstats.errors import ValidationError
 from painstats.meta._kernels.fit import RMAFit, fit_rma
+from painstats.meta._kernels.subsets import fe_dl_subsets
 
 if TYPE_CHECKING:
     from painstats.meta.results import RandomEffectsResult
@@ -242,6 +243,10 @@ def gosh(res: RandomEffectsResult, max_subsets: int | None = None, random_seed: 
     fits = []
     chunks = list(_chunks(n, k))
     for sl in _progress(chunks, progress and len(chunks) > 4, "GOSH"):
+        if res.method in ("FE", "DL"):  # closed form: one matrix product per chunk
+            f = fe_dl_subsets(res.yi, res.vi, masks_of(sl), res.method)
+            fits.append((f.estimate, f.i2, f.h2, f.tau2, f.q, f.k))
+            continue
         f = fit_rma(res.yi, res.vi, masks_of(sl), method=res.method, test="z", level=res.level)
         fits.append((f.beta[:, 0], f.i2, f.h2, f.tau2, f.q, f.k))
     cols = [np.concatenate(c) for c in zip(*fits)]
