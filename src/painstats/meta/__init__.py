@@ -9,12 +9,24 @@ from painstats.meta.conversions import (
     se_to_sd,
 )
 from painstats.meta.effect_sizes import MEASURES, effect_size
+from painstats.meta.bias import (
+    EggerTestResult,
+    FailSafeNResult,
+    PetPeeseResult,
+    RankCorrelationResult,
+    egger_test,
+    fail_safe_n,
+    pet_peese,
+    rank_correlation_test,
+)
+from painstats.meta.influence import baujat, cumulative, gosh, influence, leave_one_out
 from painstats.meta.options import METHODS, TESTS
 from painstats.meta.random_effects import random_effects
 from painstats.meta.results import RandomEffectsResult
 from painstats.meta.meta_regression import meta_regression
 from painstats.meta.results_regression import MetaRegressionResult
 from painstats.meta.subgroups import SubgroupResult, subgroup_analysis
+from painstats.meta.trim_and_fill import TrimAndFillResult, trim_and_fill
 from painstats.meta.batch import BatchResult, random_effects_batch, random_effects_by
 
 __all__ = [
@@ -34,6 +46,21 @@ __all__ = [
     "random_effects_batch",
     "random_effects_by",
     "BatchResult",
+    "leave_one_out",
+    "influence",
+    "cumulative",
+    "baujat",
+    "gosh",
+    "egger_test",
+    "rank_correlation_test",
+    "pet_peese",
+    "fail_safe_n",
+    "trim_and_fill",
+    "EggerTestResult",
+    "RankCorrelationResult",
+    "PetPeeseResult",
+    "FailSafeNResult",
+    "TrimAndFillResult",
     "RandomEffectsResult",
     "METHODS",
     "TESTS",

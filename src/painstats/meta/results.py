@@ -150,6 +150,12 @@ class RandomEffectsResult:
 
         return gosh(self, max_subsets=max_subsets, random_seed=random_seed, progress=progress)
 
+    def trim_and_fill(self, estimator: str = "L0", side: str | None = None):
+        """Duval & Tweedie's trim-and-fill (metafor ``trimfill``); see :func:`painstats.meta.trim_and_fill`."""
+        from painstats.meta.trim_and_fill import trim_and_fill
+
+        return trim_and_fill(self, estimator=estimator, side=side)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy one-row table: term, estimate, se, statistic, df, p_value, ci_low, ci_high."""
         return pd.DataFrame(
