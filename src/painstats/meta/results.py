@@ -156,6 +156,42 @@ class RandomEffectsResult:
 
         return trim_and_fill(self, estimator=estimator, side=side)
 
+    def plot_forest(self, **kwargs):
+        """Forest plot; keywords as :func:`painstats.plots.forest`. Returns the Axes."""
+        from painstats import plots
+
+        return plots.forest(self, **kwargs)
+
+    def plot_funnel(self, **kwargs):
+        """Funnel plot; keywords as :func:`painstats.plots.funnel`. Returns the Axes."""
+        from painstats import plots
+
+        return plots.funnel(self, **kwargs)
+
+    def plot_leave_one_out(self, **kwargs):
+        """Leave-one-out forest plot (:func:`painstats.plots.leave_one_out`)."""
+        from painstats import plots
+
+        return plots.leave_one_out(self.leave_one_out(), overall=self, **kwargs)
+
+    def plot_cumulative(self, order=None, **kwargs):
+        """Cumulative forest plot (:func:`painstats.plots.cumulative`)."""
+        from painstats import plots
+
+        return plots.cumulative(self.cumulative(order), overall=self, **kwargs)
+
+    def plot_baujat(self, **kwargs):
+        """Baujat plot (:func:`painstats.plots.baujat`)."""
+        from painstats import plots
+
+        return plots.baujat(self.baujat(), **kwargs)
+
+    def plot_radial(self, **kwargs):
+        """Radial (Galbraith) plot (:func:`painstats.plots.radial`)."""
+        from painstats import plots
+
+        return plots.radial(self, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy one-row table: term, estimate, se, statistic, df, p_value, ci_low, ci_high."""
         return pd.DataFrame(

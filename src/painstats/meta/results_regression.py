@@ -124,6 +124,12 @@ class MetaRegressionResult:
         }, index=new_data.index)
         return out
 
+    def plot_bubble(self, moderator: str, **kwargs):
+        """Bubble plot against one moderator (:func:`painstats.plots.bubble`)."""
+        from painstats import plots
+
+        return plots.bubble(self, moderator, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy coefficient table: term, estimate, se, statistic, df, p_value, ci_low, ci_high."""
         c = self.coef

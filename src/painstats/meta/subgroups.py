@@ -39,6 +39,12 @@ class SubgroupResult:
     method: str = "REML"
     test: str = "z"
 
+    def plot_forest(self, **kwargs):
+        """Forest plot with subgroup headers and subtotals (:func:`painstats.plots.forest`)."""
+        from painstats import plots
+
+        return plots.forest(self, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per subgroup and one for all studies."""
         rows = [[str(g), r.estimate, r.se, r.statistic, r.df, r.pvalue, r.ci_low, r.ci_high]
