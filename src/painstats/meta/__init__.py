@@ -1,4 +1,5 @@
-"""Pairwise meta-analysis: effect sizes, random-effects models, meta-regression, subgroups."""
+"""Meta-analysis: effect sizes, random-effects models, meta-regression, subgroups, sensitivity
+and publication-bias tools, and network / component network meta-analysis."""
 
 from painstats.meta import conversions
 from painstats.meta.conversions import (
@@ -20,6 +21,16 @@ from painstats.meta.bias import (
     rank_correlation_test,
 )
 from painstats.meta.influence import baujat, cumulative, gosh, influence, leave_one_out
+from painstats.meta import network
+from painstats.meta.network import (
+    ComponentNMAResult,
+    NetworkMetaAnalysisResult,
+    component_network_meta_analysis,
+    network_meta_analysis,
+    node_split,
+    p_scores,
+    rank_treatments,
+)
 from painstats.meta.options import METHODS, TESTS
 from painstats.meta.random_effects import random_effects
 from painstats.meta.results import RandomEffectsResult
@@ -61,6 +72,14 @@ __all__ = [
     "PetPeeseResult",
     "FailSafeNResult",
     "TrimAndFillResult",
+    "network",
+    "network_meta_analysis",
+    "component_network_meta_analysis",
+    "node_split",
+    "rank_treatments",
+    "p_scores",
+    "NetworkMetaAnalysisResult",
+    "ComponentNMAResult",
     "RandomEffectsResult",
     "METHODS",
     "TESTS",
