@@ -17,6 +17,7 @@ import pandas as pd
 from painstats.errors import InputTypeError, ValidationError
 
 __all__ = [
+    "RangeLabels",
     "resolve_option",
     "study_labels",
     "describe_rows",
@@ -56,10 +57,45 @@ def resolve_option(name: str, value: Any, aliases: Mapping[str, str]) -> str:
     return aliases[key]
 
 
-def study_labels(labels: Any, k: int) -> list[str]:
+class RangeLabels(Sequence):
+    """The default study labels ``'1'..'k'`` (as metafor), made on demand.
+
+    A million-study fit should not spend most of its time writing a million strings.
+    """
+
+    __slots__ = ("_k",)
+
+    def __init__(self, k: int):
+        self._k = int(k)
+
+    def __len__(self) -> int:
+        return self._k
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [str(j + 1) for j in range(*i.indices(self._k))]
+        if i < 0:
+            i += self._k
+        if not 0 <= i < self._k:
+            raise IndexError(i)
+        return str(i + 1)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RangeLabels):
+            return self._k == other._k
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(("RangeLabels", self._k))
+
+    def __repr__(self) -> str:
+        return f"RangeLabels({self._k})"
+
+
+def study_labels(labels: Any, k: int) -> Sequence[str]:
     """Return printable study labels; default ``'1'..'k'`` as metafor does."""
     if labels is None:
-        return [str(i + 1) for i in range(k)]
+        return RangeLabels(k)
     out = [str(x) for x in labels]
     if len(out) != k:
         raise ValidationError(f"slab must have one label per study ({k}); got {len(out)}")
@@ -229,7 +265,7 @@ def check_cut_points(name: str, value: Any) -> tuple[float, ...]:
     A scalar is one cut point. A trailing 1 (the upper end of the last interval, as R
     metafor users write ``steps=c(0.025, 1)``) is accepted and dropped.
     """
-    if isinstance(value, (str, bytes)) or isinstance(value, bool):
+    if isinstance(value, (str, bytes, bool)):
         raise InputTypeError(f"{name} must be a number or a sequence of numbers in (0, 1); got {value!r}")
     try:
         arr = np.atleast_1d(np.asarray(value, dtype=float))

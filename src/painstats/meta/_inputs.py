@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from painstats._validation import (
+    RangeLabels,
     as_float_column,
     check_finite,
     check_positive,
@@ -28,7 +30,7 @@ class StudyData:
 
     yi: np.ndarray
     vi: np.ndarray
-    labels: tuple[str, ...]
+    labels: Sequence[str]  #: a tuple, or RangeLabels for the default '1'..'k'
     keep: np.ndarray  # boolean, over the input rows
     n_dropped: int
 
@@ -64,13 +66,16 @@ def read_studies(
     cols = {"yi": y, "vi": v, **(extra or {})}
     drop = missing_mask(cols, labels, missing)
     keep = ~drop
-    y, v = y[keep], v[keep]
-    labels_kept = [lab for lab, kp in zip(labels, keep) if kp]
+    if drop.any():
+        y, v = y[keep], v[keep]
+        labels_kept = tuple(lab for lab, kp in zip(labels, keep) if kp)
+    else:
+        labels_kept = labels if isinstance(labels, RangeLabels) else tuple(labels)
     check_finite("yi", y, labels_kept)
     check_positive("vi", v, labels_kept)
     if y.size == 0:
         raise ValidationError("no studies left to analyse")
-    return StudyData(_ro(y), _ro(v), tuple(labels_kept), keep, int(drop.sum()))
+    return StudyData(_ro(y), _ro(v), labels_kept, keep, int(drop.sum()))
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

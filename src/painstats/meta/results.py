@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,7 +99,7 @@ class RandomEffectsResult:
     level: float
     yi: np.ndarray = field(repr=False)
     vi: np.ndarray = field(repr=False)
-    labels: tuple[str, ...] = field(repr=False)
+    labels: Sequence[str] = field(repr=False)  #: study labels (default "1".."k")
     n_dropped: int = 0
 
     def confint_tau2(self) -> pd.DataFrame:

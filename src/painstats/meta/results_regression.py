@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +94,7 @@ class MetaRegressionResult:
     method: str = "REML"
     test: str = "z"
     level: float = 0.95
-    labels: tuple[str, ...] = field(default=(), repr=False)
+    labels: Sequence[str] = field(default=(), repr=False)
     n_dropped: int = 0
     model_spec: Any = field(default=None, repr=False)
     X: np.ndarray = field(default=None, repr=False)

@@ -60,8 +60,14 @@ class Design(Protocol):
 
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """sum(a * b, axis=-1) without the temporary (fast for tiny and huge batches alike)."""
-    return np.vecdot(a, b)
+    """sum(a * b, axis=-1) without the temporary.
+
+    ``np.vecdot`` has the least call overhead on small arrays; on large ones it goes through
+    BLAS, whose threads stall on a busy machine, so einsum (no BLAS) takes over there.
+    """
+    if a.size <= 4096:
+        return np.vecdot(a, b)
+    return np.einsum("...k,...k->...", a, b)
 
 
 def trace_pd(w: np.ndarray, fit: WLSFit, d: np.ndarray | float) -> np.ndarray:
