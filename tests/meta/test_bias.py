@@ -26,13 +26,12 @@ from painstats.meta import meta_regression, random_effects
 from painstats.meta.bias import (
     EGGER_MODELS,
     EGGER_PREDICTORS,
-    FAIL_SAFE_N_METHODS,
     egger_test,
-    fail_safe_n,
     kendall_lower_tail,
     pet_peese,
     rank_correlation_test,
 )
+from painstats.meta.fail_safe_n import FAIL_SAFE_N_METHODS, fail_safe_n
 
 _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE_PATH = _TESTS_DIR / "data" / "metafor_bias.json"

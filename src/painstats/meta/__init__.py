@@ -1,7 +1,16 @@
 """Meta-analysis: effect sizes, random-effects models, meta-regression, subgroups, sensitivity
 and publication-bias tools, and network / component network meta-analysis."""
 
-from painstats.meta import conversions
+from painstats.meta import conversions, network
+from painstats.meta.batch import BatchResult, random_effects_batch, random_effects_by
+from painstats.meta.bias import (
+    EggerTestResult,
+    PetPeeseResult,
+    RankCorrelationResult,
+    egger_test,
+    pet_peese,
+    rank_correlation_test,
+)
 from painstats.meta.conversions import (
     change_sd,
     ci_to_sd,
@@ -10,18 +19,9 @@ from painstats.meta.conversions import (
     se_to_sd,
 )
 from painstats.meta.effect_sizes import MEASURES, effect_size
-from painstats.meta.bias import (
-    EggerTestResult,
-    FailSafeNResult,
-    PetPeeseResult,
-    RankCorrelationResult,
-    egger_test,
-    fail_safe_n,
-    pet_peese,
-    rank_correlation_test,
-)
+from painstats.meta.fail_safe_n import FailSafeNResult, fail_safe_n
 from painstats.meta.influence import baujat, cumulative, gosh, influence, leave_one_out
-from painstats.meta import network
+from painstats.meta.meta_regression import meta_regression
 from painstats.meta.network import (
     ComponentNMAResult,
     NetworkMetaAnalysisResult,
@@ -34,11 +34,9 @@ from painstats.meta.network import (
 from painstats.meta.options import METHODS, TESTS
 from painstats.meta.random_effects import random_effects
 from painstats.meta.results import RandomEffectsResult
-from painstats.meta.meta_regression import meta_regression
 from painstats.meta.results_regression import MetaRegressionResult
 from painstats.meta.subgroups import SubgroupResult, subgroup_analysis
 from painstats.meta.trim_and_fill import TrimAndFillResult, trim_and_fill
-from painstats.meta.batch import BatchResult, random_effects_batch, random_effects_by
 
 __all__ = [
     "effect_size",
