@@ -32,6 +32,7 @@ from painstats.meta.network import (
     rank_treatments,
 )
 from painstats.meta.options import METHODS, TESTS
+from painstats.meta.permutation import PermutationTestResult, permutation_test
 from painstats.meta.random_effects import random_effects
 from painstats.meta.results import RandomEffectsResult
 from painstats.meta.results_regression import MetaRegressionResult
@@ -70,6 +71,8 @@ __all__ = [
     "PetPeeseResult",
     "FailSafeNResult",
     "TrimAndFillResult",
+    "permutation_test",
+    "PermutationTestResult",
     "network",
     "network_meta_analysis",
     "component_network_meta_analysis",
