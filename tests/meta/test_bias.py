@@ -10,9 +10,7 @@ from an iterative tau^2 (ML, REML, EB, PM meta-regressions) 1e-6.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta import meta_regression, random_effects
 from painstats.meta.bias import (
@@ -37,17 +36,9 @@ _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE_PATH = _TESTS_DIR / "data" / "metafor_bias.json"
 
 
-def _load_tolerances():
-    name = "_painstats_test_tolerances"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS_DIR / "tolerances.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-tol = _load_tolerances().tol
+tol = tolerances.tol
 
 REFERENCE = json.loads(FIXTURE_PATH.read_text(encoding="utf-8"))
 META = REFERENCE["meta"]

@@ -9,9 +9,7 @@ of the refitted model are compared at the tolerance of their kind (``tests/toler
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import ConvergenceError, InputTypeError, ValidationError
 from painstats.meta import meta_regression, random_effects
 from painstats.meta.trim_and_fill import (
@@ -31,17 +30,9 @@ _TESTS_DIR = Path(__file__).resolve().parents[1]
 FIXTURE_PATH = _TESTS_DIR / "data" / "metafor_bias.json"
 
 
-def _load_tolerances():
-    name = "_painstats_test_tolerances"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _TESTS_DIR / "tolerances.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
-tol = _load_tolerances().tol
+tol = tolerances.tol
 
 REFERENCE = json.loads(FIXTURE_PATH.read_text(encoding="utf-8"))
 META = REFERENCE["meta"]
