@@ -1,3 +1,9 @@
 """Bayesian dose-response meta-analysis of exercise for pain (to come)."""
 
-__all__: list[str] = []
+from painstats.doseresp.simulate import simulate, true_curve, true_effective_dose
+
+__all__: list[str] = [
+    "simulate",
+    "true_curve",
+    "true_effective_dose",
+]
