@@ -23,8 +23,10 @@ from painstats.meta.fail_safe_n import FailSafeNResult, fail_safe_n
 from painstats.meta.influence import baujat, cumulative, gosh, influence, leave_one_out
 from painstats.meta.meta_regression import meta_regression
 from painstats.meta.network import (
+    BayesianNetworkResult,
     ComponentNMAResult,
     NetworkMetaAnalysisResult,
+    bayesian_network_meta_analysis,
     component_network_meta_analysis,
     network_meta_analysis,
     node_split,
@@ -45,6 +47,7 @@ __all__ = [
     "METHODS",
     "TESTS",
     "BatchResult",
+    "BayesianNetworkResult",
     "ComponentNMAResult",
     "EggerTestResult",
     "FailSafeNResult",
@@ -58,6 +61,7 @@ __all__ = [
     "SubgroupResult",
     "TrimAndFillResult",
     "baujat",
+    "bayesian_network_meta_analysis",
     "change_sd",
     "ci_to_sd",
     "component_network_meta_analysis",

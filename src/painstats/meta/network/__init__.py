@@ -1,5 +1,12 @@
-"""Network and component network meta-analysis (frequentist, contrast-based)."""
+"""Network and component network meta-analysis (contrast-based; frequentist and Bayesian)."""
 
+from painstats.meta.network.bayes_plots import plot_rankogram
+from painstats.meta.network.bayesian import (
+    BAYES_SAMPLERS,
+    TAU_PRIORS,
+    BayesianNetworkResult,
+    bayesian_network_meta_analysis,
+)
 from painstats.meta.network.component import (
     ComponentEstimates,
     ComponentNMAResult,
@@ -19,9 +26,12 @@ from painstats.meta.network.ranking import RankingResult, p_scores, rank_treatme
 from painstats.meta.network.results import NetworkEstimates, NetworkMetaAnalysisResult
 
 __all__ = [
+    "BAYES_SAMPLERS",
     "NETWORK_MEASURES",
     "NMA_METHODS",
     "SPLIT_METHODS",
+    "TAU_PRIORS",
+    "BayesianNetworkResult",
     "ComponentEstimates",
     "ComponentNMAResult",
     "DesignDecomposition",
@@ -32,11 +42,13 @@ __all__ = [
     "RankingResult",
     "SplitEstimates",
     "arms_from_wide",
+    "bayesian_network_meta_analysis",
     "component_network_meta_analysis",
     "network_meta_analysis",
     "node_split",
     "p_scores",
     "plot_forest",
     "plot_network",
+    "plot_rankogram",
     "rank_treatments",
 ]
