@@ -12,10 +12,12 @@ here). Per study ``s`` with baseline arm ``b`` and contrasts ``k = 1..a_s - 1``:
 with ``L L' = P`` (ones on the diagonal, 1/2 off it), so the random effects of a multi-arm
 study have variance tau^2 and covariance tau^2/2 (correlation 1/2; Higgins & Whitehead 1996).
 This is the multivariate normal likelihood of each study's contrasts, not TSD2's
-conditional-normal decomposition; the two are the same model. The random effects are
-non-centred (``z`` is sampled, delta is derived) and the likelihood is evaluated on the
-contrasts whitened by the Cholesky factor of V_s, which is exact and keeps multi-arm
-correlations.
+conditional-normal decomposition of multi-arm trials; the two are the same model. By default
+the random effects are non-centred (``z`` is sampled, delta is derived); with
+``parametrization="marginal"`` they are integrated out analytically,
+y_s ~ MVN(d-contrasts, V_s + tau^2 P), evaluated elementwise in the eigenbasis of the whitened
+P. The likelihood is evaluated on contrasts whitened by the Cholesky factor of V_s, which is
+exact and keeps the multi-arm correlations.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from painstats.meta.network.options import resolve_model, resolve_small_values
 
 __all__ = [
     "BAYES_SAMPLERS",
+    "PARAMETRIZATIONS",
     "TAU_PRIORS",
     "BayesianNetworkResult",
     "bayesian_network_meta_analysis",
@@ -51,6 +54,13 @@ TAU_PRIORS = ("half-normal", "uniform")
 _TAU_PRIOR_ALIASES = {"HALF-NORMAL": "half-normal", "HALFNORMAL": "half-normal",
                       "HALF_NORMAL": "half-normal", "HN": "half-normal",
                       "UNIFORM": "uniform", "UNIF": "uniform", "DUNIF": "uniform"}
+
+#: Random-effects parametrisations: study effects sampled as tau * z (non-centred), or
+#: integrated out analytically (marginal multivariate normal likelihood).
+PARAMETRIZATIONS = ("non-centred", "marginal")
+_PARAMETRIZATION_ALIASES = {"NON-CENTRED": "non-centred", "NONCENTRED": "non-centred",
+                            "NON-CENTERED": "non-centred", "NONCENTERED": "non-centred",
+                            "NCP": "non-centred", "MARGINAL": "marginal"}
 
 #: NUTS implementations: PyMC's own, or nutpie (optional dependency ``painstats[fast]``).
 BAYES_SAMPLERS = ("pymc", "nutpie")
@@ -85,6 +95,7 @@ def bayesian_network_meta_analysis(
     n2: Any = None,
     reference: str | None = None,
     model: str = "random",
+    parametrization: str = "non-centred",
     d_prior_sd: float | None = None,
     tau_prior: str = "half-normal",
     tau_prior_scale: float | None = None,
@@ -114,6 +125,13 @@ def bayesian_network_meta_analysis(
         order); ``effects()`` and the summary use it. Only the prior depends on it.
     model : {"random", "common"}
         Random effects with one common tau (aliases "RE"), or common effect ("FE", "fixed").
+    parametrization : {"non-centred", "marginal"}
+        Random-effects model only. "non-centred": the study effects are sampled as
+        delta = d-contrast + tau L z with z ~ N(0, I) (``z`` in the posterior). "marginal":
+        they are integrated out analytically, y_s ~ MVN(d-contrast, V_s + tau^2 P), which
+        samples only d and tau and has no funnel; prefer it when the non-centred model reports
+        divergent transitions (sparse networks with informative studies and large tau). Both
+        are the same model with the same posterior of d and tau.
     d_prior_sd : float, optional
         SD of the vague normal prior d[t] ~ N(0, d_prior_sd^2). Default 10 s, with the data
         scale s = max over contrasts of max(|y|, sqrt(v)) (TSD2 uses N(0, 100^2) for outcomes of
@@ -147,7 +165,8 @@ def bayesian_network_meta_analysis(
     Returns
     -------
     BayesianNetworkResult
-        ``idata`` (ArviZ InferenceData with ``posterior``: d, tau, z; ``sample_stats``;
+        ``idata`` (ArviZ InferenceData with ``posterior``: d, tau, z (non-centred only), and
+        u (d in preconditioned coordinates); ``sample_stats``;
         ``log_likelihood``: per study), ``effects()``, ``league_table()``,
         ``rank_probabilities()``, ``sucra()``, ``summary()``, ``to_frame()``,
         ``plot_forest()``, ``plot_rankogram()``.
@@ -215,7 +234,7 @@ def bayesian_network_meta_analysis(
     >>> fit.sucra().idxmax()
     'Pramipexole'
     """
-    settings = _check_settings(model=model, d_prior_sd=d_prior_sd, tau_prior=tau_prior,
+    settings = _check_settings(model=model, parametrization=parametrization, d_prior_sd=d_prior_sd, tau_prior=tau_prior,
                                tau_prior_scale=tau_prior_scale, tau=tau, draws=draws, tune=tune,
                                chains=chains, cores=cores, target_accept=target_accept,
                                sampler=sampler, random_seed=random_seed, progressbar=progressbar)
@@ -233,7 +252,8 @@ def bayesian_network_meta_analysis(
     idata = _sample(pm_model, settings)
     _add_log_likelihood(idata, net, prep, settings)
     result = BayesianNetworkResult(
-        treatments=net.treatments, reference=ref, model=settings["model"], idata=idata,
+        treatments=net.treatments, reference=ref, model=settings["model"],
+        parametrization=settings["parametrization"], idata=idata,
         level=level, priors=priors, tau_fixed=settings["tau"], sampler=settings["sampler"],
         draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
         target_accept=settings["target_accept"], random_seed=settings["random_seed"],
@@ -262,9 +282,11 @@ def _positive(name: str, value: Any) -> float:
     return out
 
 
-def _check_settings(*, model, d_prior_sd, tau_prior, tau_prior_scale, tau, draws, tune, chains,
+def _check_settings(*, model, parametrization, d_prior_sd, tau_prior, tau_prior_scale, tau, draws, tune, chains,
                     cores, target_accept, sampler, random_seed, progressbar) -> dict[str, Any]:
     out: dict[str, Any] = {"model": resolve_model(model)}
+    out["parametrization"] = resolve_option("parametrization", parametrization,
+                                            _PARAMETRIZATION_ALIASES)
     out["d_prior_sd"] = None if d_prior_sd is None else _positive("d_prior_sd", d_prior_sd)
     out["tau_prior"] = resolve_option("tau_prior", tau_prior, _TAU_PRIOR_ALIASES)
     out["tau_prior_scale"] = (None if tau_prior_scale is None
@@ -330,6 +352,9 @@ class _Prepared:
     winv: np.ndarray  # (S, A, A) inverse Cholesky factor of V_s (identity on pads)
     y_white: np.ndarray  # (S, A) whitened contrasts (0 on pads)
     re_chol: np.ndarray  # (S, A, A) Cholesky factor of P (identity on pads)
+    rot: np.ndarray  # (S, A, A) U' W: whitening then rotation to the eigenbasis of W P W'
+    y_rot: np.ndarray  # (S, A) rotated whitened contrasts
+    lam: np.ndarray  # (S, A) eigenvalues of W P W' (0 on pads)
     mask: np.ndarray  # (S, A)
     centre: np.ndarray  # (n - 1,) common-effect GLS estimate of d (preconditioning only)
     root: np.ndarray  # (n - 1, n - 1) Cholesky factor of its covariance
@@ -347,9 +372,17 @@ def _prepare(net: NetworkData, ref: int) -> _Prepared:
     V = np.where(both, net.cov, eye)
     winv = np.linalg.inv(np.linalg.cholesky(V))
     P = np.where(both, 0.5 + 0.5 * eye, eye)
+    rot = np.broadcast_to(np.eye(A), (S, A, A)).copy()
+    lam = np.zeros((S, A))
+    for s in range(S):  # eigenbasis of the real block only, so pads never mix in
+        k = int(net.mask[s].sum())
+        w = winv[s, :k, :k]
+        lam[s, :k], vecs = np.linalg.eigh(w @ P[s, :k, :k] @ w.T)
+        rot[s, :k, :k] = vecs.T @ w
     fe = fit_consistency(net, treatment_map(n, ref), "FE").common
     return _Prepared(col, basic, winv, np.einsum("sij,sj->si", winv, net.y),
-                     np.linalg.cholesky(P), net.mask.copy(), np.asarray(fe.beta),
+                     np.linalg.cholesky(P), rot, np.einsum("sij,sj->si", rot, net.y), lam,
+                     net.mask.copy(), np.asarray(fe.beta),
                      np.linalg.cholesky(np.asarray(fe.vcov)))
 
 
@@ -383,6 +416,15 @@ def _build_model(net: NetworkData, prep: _Prepared, settings: dict[str, Any],
                 tau = pm.HalfNormal("tau", sigma=priors["tau"][1])
             else:
                 tau = pm.Uniform("tau", lower=0.0, upper=priors["tau"][1])
+            if settings["parametrization"] == "marginal":
+                # y_s ~ MVN(delta_s, V_s + tau^2 P): with W = inv(chol(V_s)) and
+                # W P W' = U diag(lam) U', the rotated U'W y_s are independent normals with
+                # variances 1 + tau^2 lam -- the exact marginal likelihood, elementwise.
+                mean_rot = (prep.rot * delta[:, None, :]).sum(axis=-1)
+                sigma = pt.sqrt(1.0 + tau**2 * prep.lam)
+                pm.Normal("y_white", mu=mean_rot[rows, cols], sigma=sigma[rows, cols],
+                          observed=prep.y_rot[rows, cols], dims="contrast")
+                return model
             z = pm.Normal("z", 0.0, 1.0, dims="contrast")
             zmat = pt.set_subtensor(pt.zeros(prep.mask.shape)[rows, cols], z)
             delta = delta + tau * (prep.re_chol * zmat[:, None, :]).sum(axis=-1)
@@ -481,6 +523,7 @@ class BayesianNetworkResult:
     treatments: tuple[str, ...]  #: sorted treatment names
     reference: str  #: treatment of the basic parameters d[t] = t vs reference
     model: str  #: "random" or "common"
+    parametrization: str  #: "non-centred" or "marginal" (random-effects model)
     idata: Any = field(repr=False)  #: arviz.InferenceData (posterior, sample_stats, ...)
     level: float
     priors: dict[str, Any]  #: {"d": ("normal", sd), "tau": (kind, scale)} as used
@@ -653,7 +696,10 @@ class BayesianNetworkResult:
         ess_min = ESS_PER_CHAIN_MIN * self.chains
         problems = []
         if diag["divergences"]:
-            problems.append(f"{diag['divergences']} divergent transitions (raise target_accept)")
+            problems.append(f"{diag['divergences']} divergent transitions (raise target_accept"
+                            + (" or use parametrization='marginal'"
+                               if self.parametrization == "non-centred" and self.model == "random"
+                               and self.tau_fixed is None else "") + ")")
         if not diag["max_r_hat"] <= RHAT_MAX:
             problems.append(f"max R-hat {diag['max_r_hat']:.3f} > {RHAT_MAX}")
         for kind in ("bulk", "tail"):
@@ -694,7 +740,9 @@ class BayesianNetworkResult:
                          f"{self.reference}"), f"Priors: {self._prior_text()}",
                  (f"Sampler: {self.sampler} NUTS, {self.chains} chains x {self.draws} draws "
                   f"({self.tune} tuning), target_accept = {self.target_accept:g}, "
-                  f"random_seed = {self.random_seed}"), "",
+                  f"random_seed = {self.random_seed}"
+                  + (f"; {self.parametrization} random effects"
+                     if self.model == "random" and self.tau_fixed is None else "")), "",
                  f"Treatments vs '{self.reference}' (posterior mean, SD, {pct} credible"
                  + (" and predictive" if self.model == "random" else "") + " intervals):", ""]
         lines += [_effects_text(self.effects(), self.model), ""]
