@@ -1,10 +1,11 @@
 """Network and component network meta-analysis (contrast-based; frequentist and Bayesian)."""
 
 from painstats.meta.network.bayes_plots import plot_rankogram
+from painstats.meta.network.bayes_results import BayesianNetworkResult
 from painstats.meta.network.bayesian import (
     BAYES_SAMPLERS,
+    PARAMETRIZATIONS,
     TAU_PRIORS,
-    BayesianNetworkResult,
     bayesian_network_meta_analysis,
 )
 from painstats.meta.network.component import (
@@ -29,6 +30,7 @@ __all__ = [
     "BAYES_SAMPLERS",
     "NETWORK_MEASURES",
     "NMA_METHODS",
+    "PARAMETRIZATIONS",
     "SPLIT_METHODS",
     "TAU_PRIORS",
     "BayesianNetworkResult",
