@@ -1,6 +1,6 @@
 """Bayesian dose-response meta-analysis of exercise for pain (to come)."""
 
-from painstats.doseresp.fit import fit
+from painstats.doseresp.fitting import fit
 from painstats.doseresp.results import DoseResponseResult
 from painstats.doseresp.simulate import simulate, true_curve, true_effective_dose
 
