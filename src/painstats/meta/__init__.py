@@ -1,8 +1,9 @@
 """Meta-analysis: effect sizes, random-effects models, meta-regression, subgroups, sensitivity
 and publication-bias tools, and network / component network meta-analysis."""
 
-from painstats.meta import conversions, network
+from painstats.meta import conversions, network, priors
 from painstats.meta.batch import BatchResult, random_effects_batch, random_effects_by
+from painstats.meta.bayesian import bayesian_random_effects
 from painstats.meta.bias import (
     EggerTestResult,
     PetPeeseResult,
@@ -37,6 +38,7 @@ from painstats.meta.options import METHODS, TESTS
 from painstats.meta.permutation import PermutationTestResult, permutation_test
 from painstats.meta.random_effects import random_effects
 from painstats.meta.results import RandomEffectsResult
+from painstats.meta.results_bayes import BayesianRandomEffectsResult
 from painstats.meta.results_regression import MetaRegressionResult
 from painstats.meta.selection_model import SelectionModelResult, selection_model
 from painstats.meta.subgroups import SubgroupResult, subgroup_analysis
@@ -48,6 +50,7 @@ __all__ = [
     "TESTS",
     "BatchResult",
     "BayesianNetworkResult",
+    "BayesianRandomEffectsResult",
     "ComponentNMAResult",
     "EggerTestResult",
     "FailSafeNResult",
@@ -62,6 +65,7 @@ __all__ = [
     "TrimAndFillResult",
     "baujat",
     "bayesian_network_meta_analysis",
+    "bayesian_random_effects",
     "change_sd",
     "ci_to_sd",
     "component_network_meta_analysis",
@@ -82,6 +86,7 @@ __all__ = [
     "p_scores",
     "permutation_test",
     "pet_peese",
+    "priors",
     "random_effects",
     "random_effects_batch",
     "random_effects_by",
