@@ -190,6 +190,40 @@ def summarise(records: list[dict[str, Any]], prob: float = PROB) -> dict[str, An
     }
 
 
+def report(results: dict[str, Any]) -> str:
+    """Markdown tables of a results file (what validation/doseresp/README.md shows)."""
+    s = results["summary"]
+    n = s["n_datasets"]
+    lo, hi = s["band_95"]["count"]
+    lines = [(f"{n} datasets; exact binomial 95% band for {s['nominal']:.0%} nominal coverage: "
+             f"{lo}-{hi} of {n} ({lo / n:.1%}-{hi / n:.1%})."), "",
+             ("| target | truth | covered | rate | Clopper-Pearson 95% | in band | mean bias "
+             "| RMSE | mean 90% CrI width |"),
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, c in s["coverage"].items():
+        label = (f"curve at {name.split('_')[1]} sessions/week (mm)" if name.startswith("curve_")
+                 else f"{name} (sessions/week)")
+        t0, t1 = c["truth_range"]
+        truth = f"{t0:.3f}" if abs(t1 - t0) < 5e-4 else f"{t0:.3f} to {t1:.3f}"
+        cp = c["clopper_pearson_95"]
+        lines.append(f"| {label} | {truth} | {c['covered']}/{c['n']} | {c['rate']:.1%} | "
+                     f"{cp[0]:.1%}-{cp[1]:.1%} | {'yes' if c['within_band'] else 'NO'} | "
+                     f"{c['mean_bias']:+.3f} | {c['rmse']:.3f} | {c['mean_ci_width']:.3f} |")
+    r, d = s["rhat_below_1.01"], s["zero_divergences"]
+    lines += ["", "| convergence | result |", "|---|---|",
+              (f"| fits with max R-hat < 1.01 | {r['count']}/{n} ({r['rate']:.1%}); largest "
+              f"{r['max']:.4f}, median {r['median']:.4f} |"),
+              (f"| fits with zero divergences | {d['count']}/{n} ({d['rate']:.1%}); "
+              f"{d['total_divergences']} divergences in all, at most {d['max_in_one_fit']} "
+              "in one fit |"),
+              (f"| smallest bulk / tail ESS (any parameter, any fit) | {s['min_ess_bulk']:.0f} / "
+              f"{s['min_ess_tail']:.0f} |"),
+              f"| fits where fit() warned (PainstatsWarning) | {s['fits_with_warnings']}/{n} |",
+              (f"| wall time per fit | median {s['wall_time_per_fit_s']['median']:.1f} s, "
+              f"max {s['wall_time_per_fit_s']['max']:.1f} s |")]
+    return "\n".join(lines)
+
+
 def _environment() -> dict[str, Any]:
     import arviz
     import pymc
@@ -231,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=None, help="default: fit's default")
     ap.add_argument("--output", type=Path, default=OUTPUT)
     ap.add_argument("--resume", action="store_true", help="keep the datasets already in --output")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="print the Markdown tables of this results file and exit")
     args = ap.parse_args(argv)
+    if args.report is not None:
+        print(report(json.loads(args.report.read_text())))
+        return 0
     fit_kwargs = {k: v for k, v in (("chains", args.chains), ("draws", args.draws),
                                     ("tune", args.tune)) if v is not None}
     settings = {"n_datasets": args.n_datasets, "studies_per_dataset": list(STUDIES),
