@@ -205,12 +205,14 @@ class BayesianNetworkResult:
 
         names = ["u", "d"] + (["tau"] if "tau" in self.idata.posterior else [])
         post = self.idata.posterior[names]
-        rhat = az.rhat(post)
+        multi = post.sizes["chain"] > 1  # R-hat compares chains: undefined for one
+        rhat = az.rhat(post) if multi else None
         bulk = az.ess(post, method="bulk")
         tail = az.ess(post, method="tail")
         stats = self.idata.sample_stats
         div = int(stats["diverging"].sum()) if "diverging" in stats else 0
-        return {"max_r_hat": max(float(rhat[v].max()) for v in names),
+        return {"max_r_hat": (max(float(rhat[v].max()) for v in names) if multi
+                              else float("nan")),
                 "min_ess_bulk": min(float(bulk[v].min()) for v in names),
                 "min_ess_tail": min(float(tail[v].min()) for v in names),
                 "divergences": div}
@@ -225,7 +227,10 @@ class BayesianNetworkResult:
                             + (" or use parametrization='marginal'"
                                if self.parametrization == "non-centred" and self.model == "random"
                                and self.tau_fixed is None else "") + ")")
-        if not diag["max_r_hat"] <= RHAT_MAX:
+        if self.chains < 2:
+            problems.append("convergence cannot be checked with one chain (R-hat needs two "
+                            "or more; use chains >= 2)")
+        elif not diag["max_r_hat"] <= RHAT_MAX:
             problems.append(f"max R-hat {diag['max_r_hat']:.3f} > {RHAT_MAX}")
         for kind in ("bulk", "tail"):
             if not diag[f"min_ess_{kind}"] >= ess_min:
@@ -317,7 +322,8 @@ def _draw_diagnostics(x: np.ndarray) -> dict[str, np.ndarray]:
     ds = xr.Dataset({"x": (("chain", "draw", "pair"), x)})
     return {"mcse": az.mcse(ds, method="mean")["x"].to_numpy(),
             "ess_bulk": az.ess(ds, method="bulk")["x"].to_numpy(),
-            "r_hat": az.rhat(ds)["x"].to_numpy()}
+            "r_hat": (az.rhat(ds)["x"].to_numpy() if x.shape[0] > 1
+                      else np.full(x.shape[-1], np.nan))}
 
 
 def _effects_text(frame: pd.DataFrame, model: str) -> str:
