@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -49,7 +50,11 @@ def fit_mcmc(studies, tau_prior: TauPrior, mu_prior: MuPrior, level: float, *,
         raise ValidationError(f"nuts_sampler must be one of {list(_SAMPLERS)}; got "
                               f"{nuts_sampler!r}")
     model = build_model(studies.yi, studies.vi, studies.labels, tau_prior, mu_prior)
-    with model:
+    with model, warnings.catch_warnings():
+        # pip-installed PyTensor warns once per compilation cache that it found no BLAS; this
+        # model's graph is elementwise only (no dot products), so BLAS would not be used
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS",
+                                category=UserWarning)
         idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores,
                           random_seed=random_seed, nuts_sampler=nuts_sampler,
                           target_accept=target_accept, progressbar=progressbar,
