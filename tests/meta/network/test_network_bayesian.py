@@ -414,7 +414,9 @@ def test_seeded_runs_reproduce_and_bad_sampling_warns(park):
     assert_allclose(a.idata.posterior["d"], b.idata.posterior["d"], rtol=0, atol=0)
     assert a.priors["tau"] == ("uniform", 5.0)
     assert np.all((a.tau_draws() > 0) & (a.tau_draws() < 5))
-    assert "WARNING" in str(a.summary()) and "Uniform(0, 5)" in str(a.summary())
+    with pytest.warns(PainstatsWarning, match="sampling may be unreliable"):
+        text = str(a.summary())
+    assert "WARNING: " in text and "min bulk ESS" in text and "tau ~ Uniform(0, 5)" in text
 
 
 def test_nutpie_sampler_agrees(park, park_freq):

@@ -261,7 +261,12 @@ class BayesianNetworkResult:
 
     # -- printing ------------------------------------------------------------------------
     def summary(self, small_values: str | None = None) -> Summary:
-        """Priors, sampler, effects vs the reference, tau, diagnostics (and SUCRA if asked)."""
+        """Priors, sampler, effects vs the reference, tau, diagnostics (and SUCRA if asked).
+
+        ``small_values`` ("good"/"bad") adds the ranking. Failed diagnostics are listed on a
+        WARNING line and raise a PainstatsWarning again, as at fitting time.
+        """
+        self.check_diagnostics()
         title = (f"Bayesian network meta-analysis (k = {self.k} studies, m = {self.m} contrasts, "
                  f"n = {len(self.treatments)} treatments; "
                  f"{'random-effects' if self.model == 'random' else 'common-effect'} model)")
