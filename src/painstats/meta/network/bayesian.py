@@ -17,7 +17,10 @@ the random effects are non-centred (``z`` is sampled, delta is derived); with
 ``parametrization="marginal"`` they are integrated out analytically,
 y_s ~ MVN(d-contrasts, V_s + tau^2 P), evaluated elementwise in the eigenbasis of the whitened
 P. The likelihood is evaluated on contrasts whitened by the Cholesky factor of V_s, which is
-exact and keeps the multi-arm correlations.
+exact and keeps the multi-arm correlations. The basic parameters are sampled as
+d = centre + root u, an affine change of variables around the common-effect GLS estimate and
+its covariance (the normal prior stays on d), so NUTS sees a nearly isotropic posterior; the
+model is unchanged.
 """
 
 from __future__ import annotations
