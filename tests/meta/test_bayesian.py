@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose
 from scipy import integrate, stats
 
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta import bayesian_random_effects, priors, random_effects
-from tests.tolerances import printed_atol, tol
+
+tol = tolerances.tol
+printed_atol = tolerances.printed_atol
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "bayes_exact_reference.json"
 REF = json.loads(REFERENCE.read_text())

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose
 from scipy import integrate, stats
 
 from painstats import datasets
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta import priors
-from tests.tolerances import tol
+
+tol = tolerances.tol
 
 PRIOR_DIR = Path(__file__).resolve().parents[2] / "data" / "priors"
 
