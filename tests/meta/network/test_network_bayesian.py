@@ -221,13 +221,14 @@ def park_random(park):
 def park_random_noncentred(park):
     """The default non-centred parametrisation of the same model.
 
-    On this sparse network a few divergent transitions remain at large tau (1-7 per 2000
-    draws at target_accept 0.95-0.99, depending on the seed); the fit's PainstatsWarning
-    about them is expected here and ignored for this one fit (its count is asserted instead).
+    On this sparse network a few divergent transitions remain at large tau (this seed: 7 of
+    2000 draws at target_accept 0.95, where R-hat also reached 1.013; 1 at 0.99). A warning
+    about divergences only is expected here and ignored for this one fit (the count is
+    asserted instead); any R-hat or ESS complaint still fails the test.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=ONLY_DIVERGENCES, category=PainstatsWarning)
-        return bayesian_network_meta_analysis(park, model="random", target_accept=0.95,
+        return bayesian_network_meta_analysis(park, model="random", target_accept=0.99,
                                               **PARK, **{**FAST, "tune": 1000})
 
 
@@ -309,7 +310,7 @@ def test_random_effects_free_tau_equals_numerical_integration(name, request):
     t = fit.idata.posterior["tau"].to_numpy()[..., None]
     assert abs(t.mean() - tau_mean) <= N_MCSE * _mcse(t, "mean")[0]
     assert abs(t.std(ddof=1) - tau_sd) <= N_MCSE * _mcse(t, "sd")[0]
-    # a few divergences at large tau remain (this seed: marginal 0, non-centred 7 of 2000);
+    # a few divergences at large tau remain (this seed: marginal 0, non-centred 1 of 2000);
     # they do not move the moments beyond 4 MCSE. More than 0.5% would signal a broken model.
     assert fit.diagnostics()["divergences"] <= 10
 
