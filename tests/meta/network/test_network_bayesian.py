@@ -25,7 +25,7 @@ from tolerances import printed_atol
 
 from painstats import datasets
 from painstats.errors import InputTypeError, PainstatsWarning, ValidationError
-from painstats.meta import bayesian_network_meta_analysis
+from painstats.meta import bayesian_network_meta_analysis, priors
 from painstats.meta.network import (
     BayesianNetworkResult,
     arms_from_wide,
@@ -169,7 +169,7 @@ def exact_random_effects_posterior(net, treatments, reference, prior_sd, tau_pdf
         blocks.append((net.cov[s, :k, :k], 0.5 * (np.eye(k) + 1.0)))
     X, y = np.array(X_rows), np.array(y)
     m = y.size
-    grid = np.linspace(0.0, upper, 1201)
+    grid = np.linspace(0.0, upper, 3001)
     logw, means, covs = [], [], []
     for tau in grid:
         sig = np.zeros((m, m))
@@ -205,7 +205,7 @@ ONLY_DIVERGENCES = (r"Bayesian network meta-analysis: sampling may be unreliable
 
 @pytest.fixture(scope="module")
 def park_random(park):
-    """Random effects, half-normal tau prior, marginal likelihood.
+    """Random effects, half-Cauchy(0.5) tau prior from painstats.meta.priors, marginal likelihood.
 
     The long run (validation/bayes_nma/) had 6 divergences in 20000 draws at large tau;
     should this seed hit one on another platform, its warning is ignored here (the count is
@@ -214,7 +214,7 @@ def park_random(park):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=ONLY_DIVERGENCES, category=PainstatsWarning)
         return bayesian_network_meta_analysis(park, model="random", parametrization="marginal",
-                                              **PARK, **FAST)
+                                              tau_prior=priors.half_cauchy(0.5), **PARK, **FAST)
 
 
 @pytest.fixture(scope="module")
@@ -293,13 +293,21 @@ def test_random_effects_with_tau_fixed_at_reml_equals_frequentist(schwing_fixed_
 
 @pytest.mark.parametrize("name", ["park_random", "park_random_noncentred"])
 def test_random_effects_free_tau_equals_numerical_integration(name, request):
-    """Half-normal tau prior (default scale): d and tau moments against exact integration."""
+    """d and tau moments against exact integration over tau.
+
+    Default half-normal prior (non-centred) and a half-Cauchy(0.5) prior object of
+    painstats.meta.priors (marginal); the reference densities are scipy's, not the prior
+    objects' own.
+    """
     fit = request.getfixturevalue(name)
     kind, scale = fit.priors["tau"]
-    assert kind == "half-normal"
+    if kind == "half-normal":
+        pdf, upper = (lambda t: stats.halfnorm.pdf(t, scale=scale)), 8 * scale
+    else:
+        assert kind == "prior" and scale == priors.half_cauchy(0.5)
+        pdf, upper = (lambda t: stats.halfcauchy.pdf(t, scale=0.5)), 30.0
     mean, sd, tau_mean, tau_sd = exact_random_effects_posterior(
-        fit.data, fit.treatments, fit.reference, fit.priors["d"][1],
-        lambda t: stats.halfnorm.pdf(t, scale=scale), upper=8 * scale)
+        fit.data, fit.treatments, fit.reference, fit.priors["d"][1], pdf, upper=upper)
     d = fit.idata.posterior["d"]
     names = list(d["treatment"].to_numpy())
     x = d.to_numpy()
@@ -383,7 +391,7 @@ def test_idata_and_marginal_log_likelihood(park_common, schwing_fixed_tau, schwi
     assert schwing_fixed_tau.tau_draws()[0, 0] == pytest.approx(schwing_freq.tau)
 
 
-def test_summary_and_diagnostics(park_common, schwing_fixed_tau):
+def test_summary_and_diagnostics(park_common, schwing_fixed_tau, park_random):
     text = str(park_common.summary(small_values="good"))
     assert "common-effect model" in text and "reference: Placebo" in text
     assert "SUCRA" in text and "divergent transitions = 0" in text and "WARNING" not in text
@@ -392,6 +400,9 @@ def test_summary_and_diagnostics(park_common, schwing_fixed_tau):
     text = str(schwing_fixed_tau)
     assert "tau fixed at" in text and "pi.lb" in text
     assert park_common.summary()._repr_html_().startswith("<pre>")
+    text = str(park_random.summary())
+    assert "tau ~ half-Cauchy(scale = 0.5)" in text and "marginal random effects" in text
+    assert "tau: mean = " in text
 
 
 def test_plots(park_common):
@@ -441,6 +452,10 @@ def test_nutpie_sampler_agrees(park, park_freq):
     ({"tau": -0.1}, ValidationError, "tau must be non-negative"),
     ({"tau": "0.1"}, InputTypeError, "tau must be a number"),
     ({"tau_prior": "cauchy"}, ValidationError, "tau_prior must be one of"),
+    ({"tau_prior": priors.half_cauchy(0.5), "tau_prior_scale": 1.0}, ValidationError,
+     "tau_prior_scale applies to tau_prior='half-normal' or 'uniform'"),
+    ({"tau_prior": priors.half_cauchy(0.5), "tau": 0.1}, ValidationError,
+     "either tau .* or tau_prior .*, not both"),
     ({"tau_prior_scale": 0.0}, ValidationError, "tau_prior_scale must be positive"),
     ({"d_prior_sd": -1.0}, ValidationError, "d_prior_sd must be positive"),
     ({"d_prior_sd": float("inf")}, ValidationError, "d_prior_sd must be finite"),

@@ -51,7 +51,9 @@ class BayesianNetworkResult:
     parametrization: str  #: "non-centred" or "marginal" (random-effects model)
     idata: Any = field(repr=False)  #: arviz.InferenceData (posterior, sample_stats, ...)
     level: float
-    priors: dict[str, Any]  #: {"d": ("normal", sd), "tau": (kind, scale)} as used
+    #: {"d": ("normal", sd), "tau": (kind, scale)} as used; kind "prior" holds a
+    #: painstats.meta.priors object instead of a scale
+    priors: dict[str, Any]
     tau_fixed: float | None  #: tau when fixed instead of sampled
     sampler: str
     draws: int
@@ -311,6 +313,8 @@ class BayesianNetworkResult:
             if self.tau_fixed is not None:
                 return out + f"; tau fixed at {self.tau_fixed:.4g}"
             kind, scale = self.priors["tau"]
+            if kind == "prior":
+                return out + f"; tau ~ {scale.label()}"
             out += (f"; tau ~ HalfNormal({scale:.4g})" if kind == "half-normal"
                     else f"; tau ~ Uniform(0, {scale:.4g})")
         return out

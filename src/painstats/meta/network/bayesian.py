@@ -42,6 +42,7 @@ from painstats.meta.network.nma import (
     treatment_map,
 )
 from painstats.meta.network.options import resolve_model
+from painstats.meta.priors import TauPrior
 
 __all__ = [
     "BAYES_SAMPLERS",
@@ -95,7 +96,7 @@ def bayesian_network_meta_analysis(
     model: str = "random",
     parametrization: str = "non-centred",
     d_prior_sd: float | None = None,
-    tau_prior: str = "half-normal",
+    tau_prior: str | TauPrior = "half-normal",
     tau_prior_scale: float | None = None,
     tau: float | None = None,
     level: float = 0.95,
@@ -137,11 +138,15 @@ def bayesian_network_meta_analysis(
         SD of the vague normal prior d[t] ~ N(0, d_prior_sd^2). Default 10 s, with the data
         scale s = max over contrasts of max(|y|, sqrt(v)) (TSD2 uses N(0, 100^2) for outcomes of
         order 1).
-    tau_prior : {"half-normal", "uniform"}
+    tau_prior : {"half-normal", "uniform"} or painstats.meta.priors.TauPrior
         Prior of tau: half-normal with SD ``tau_prior_scale`` (default s), or TSD2's uniform on
-        (0, ``tau_prior_scale``) (default 5 s; TSD2's Parkinson's example uses U(0, 5)).
+        (0, ``tau_prior_scale``) (default 5 s; TSD2's Parkinson's example uses U(0, 5)), or
+        any prior object of :mod:`painstats.meta.priors` (half-Cauchy, half-t, log-normal or
+        log-t on tau^2, the empirical priors of Turner 2015 / Rhodes 2015 -- e.g.
+        ``priors.rhodes2015("pain", "non-pharmacological (any)", "other")`` for SMDs of
+        exercise-for-pain trials), used through its ``to_pymc``.
     tau_prior_scale : float, optional
-        See ``tau_prior``.
+        See ``tau_prior`` (not with a prior object, which carries its own parameters).
     tau : float, optional
         Fix tau at this value (random-effects model only; no prior is used). With tau fixed at
         the REML estimate the posterior of d is the frequentist random-effects fit.
@@ -291,7 +296,16 @@ def _check_settings(*, model, parametrization, d_prior_sd, tau_prior, tau_prior_
     out["parametrization"] = resolve_option("parametrization", parametrization,
                                             _PARAMETRIZATION_ALIASES)
     out["d_prior_sd"] = None if d_prior_sd is None else _positive("d_prior_sd", d_prior_sd)
-    out["tau_prior"] = resolve_option("tau_prior", tau_prior, _TAU_PRIOR_ALIASES)
+    if isinstance(tau_prior, TauPrior):
+        if tau_prior_scale is not None:
+            raise ValidationError("tau_prior_scale applies to tau_prior='half-normal' or "
+                                  f"'uniform'; the prior object {tau_prior!r} has its own "
+                                  "parameters")
+        if tau is not None:
+            raise ValidationError("give either tau (fixed) or tau_prior (its prior), not both")
+        out["tau_prior"] = tau_prior
+    else:
+        out["tau_prior"] = resolve_option("tau_prior", tau_prior, _TAU_PRIOR_ALIASES)
     out["tau_prior_scale"] = (None if tau_prior_scale is None
                               else _positive("tau_prior_scale", tau_prior_scale))
     if tau is not None:
@@ -338,7 +352,10 @@ def _priors(settings: dict[str, Any], scale: float) -> dict[str, Any]:
     out: dict[str, Any] = {"d": ("normal", d_sd)}
     if settings["model"] == "random" and settings["tau"] is None:
         kind = settings["tau_prior"]
-        out["tau"] = (kind, settings["tau_prior_scale"] or TAU_PRIOR_MULTIPLE[kind] * scale)
+        if isinstance(kind, TauPrior):
+            out["tau"] = ("prior", kind)
+        else:
+            out["tau"] = (kind, settings["tau_prior_scale"] or TAU_PRIOR_MULTIPLE[kind] * scale)
     return out
 
 
@@ -415,6 +432,8 @@ def _build_model(net: NetworkData, prep: _Prepared, settings: dict[str, Any],
         if settings["model"] == "random":
             if settings["tau"] is not None:
                 tau = pt.constant(settings["tau"])
+            elif priors["tau"][0] == "prior":
+                tau = priors["tau"][1].to_pymc("tau")
             elif priors["tau"][0] == "half-normal":
                 tau = pm.HalfNormal("tau", sigma=priors["tau"][1])
             else:
