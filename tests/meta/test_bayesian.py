@@ -274,6 +274,15 @@ def test_improper_posterior_raises():
     bayesian_random_effects([0.1, 0.3, 0.2], [0.1, 0.1, 0.1], tau_prior=flat_tau)
 
 
+def test_quadrature_failure_raises(monkeypatch):
+    from painstats.errors import ConvergenceError
+    from painstats.meta._kernels import bayes_exact
+
+    monkeypatch.setattr(bayes_exact, "_MAX_PANELS", 3)
+    with pytest.raises(ConvergenceError, match="adaptive quadrature over tau did not reach"):
+        bayesian_random_effects(Y, V, tau_prior=priors.half_normal(0.5))
+
+
 def test_evidence_needs_proper_priors():
     res = bayesian_random_effects(Y, V, tau_prior=priors.half_normal(0.5))
     with pytest.raises(ValidationError, match="need a proper mu prior"):

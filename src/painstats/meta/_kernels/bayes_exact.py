@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
+from painstats.errors import ConvergenceError
+
 __all__ = [
     "S_MAX",
     "ExactPosterior",
@@ -451,7 +453,9 @@ def _adapt(integrands, init: np.ndarray, scale: np.ndarray):
     done: list[tuple[float, float, np.ndarray]] = []
     while todo:
         if len(done) + len(todo) > _MAX_PANELS:
-            raise RuntimeError("adaptive quadrature over tau did not converge")
+            raise ConvergenceError(
+                "exact Bayesian posterior: the adaptive quadrature over tau did not reach "
+                f"{_REL_TOL:g} relative accuracy within {_MAX_PANELS} panels")
         a = np.array([p[0] for p in todo])
         b = np.array([p[1] for p in todo])
         m = 0.5 * (a + b)
