@@ -52,8 +52,10 @@ def bayesian_random_effects(
     Model: y_i ~ N(theta_i, v_i), theta_i ~ N(mu, tau^2), tau ~ ``tau_prior``,
     mu ~ ``mu_prior`` (default: flat, as R bayesmeta). ``method="exact"`` computes the
     posterior deterministically (mu | tau is conjugate; the one-dimensional posterior of tau
-    is integrated by adaptive Gauss-Legendre quadrature in log(tau), accurate to ~1e-10),
-    the same quantities as ``bayesmeta::bayesmeta()``. ``method="mcmc"`` samples the same
+    is integrated by adaptive Gauss-Legendre quadrature in log(tau); against brute-force R
+    integration every summary agrees to < 1e-7 relative, typically 1e-12), the same
+    quantities as ``bayesmeta::bayesmeta()`` (whose mu summaries are a mixture
+    approximation, off by a few 1e-4 posterior SDs). ``method="mcmc"`` samples the same
     model with PyMC (non-centred: theta_i = mu + tau z_i) and keeps the ArviZ
     ``InferenceData`` on ``result.idata``.
 
@@ -98,6 +100,10 @@ def bayesian_random_effects(
 
     Notes
     -----
+    Unlike the rest of painstats' kernels this one is not batched: each analysis builds its
+    own adaptive grid. Its cost grows linearly in k (the summaries' root finding dominates:
+    ~0.3 s for k = 23, seconds for k in the thousands).
+
     A single study (k = 1) is allowed, as in bayesmeta, when the posterior is proper; the
     posterior of tau is then mostly its prior. Shortest intervals assume a unimodal density
     (the lower end of tau's is 0 when the density is highest there). The posterior mean or
