@@ -174,9 +174,25 @@ def test_bayes_factor_equals_ratio_of_marginal_likelihoods():
 
 
 def test_uniform_prior_bounds_tau():
+    """A uniform prior that truncates the posterior: the grid ends at its upper bound."""
     res = bayesian_random_effects(Y, V, tau_prior=priors.uniform(0.3))
     assert res.tau.ci_high < 0.3
     assert_allclose(res.cdf("tau", [0.3, 1.0]), [1.0, 1.0], rtol=1e-12)
+    y, v = np.array(Y), np.array(V)
+
+    def lik(t):
+        s2 = v + t * t
+        w = 1 / s2
+        m = (w @ y) / w.sum()
+        return math.exp(-0.5 * np.log(s2).sum() - 0.5 * math.log(w.sum())
+                        - 0.5 * (w * (y - m) ** 2).sum())
+
+    def quad(f, b=0.3):
+        return integrate.quad(f, 0, b, epsabs=0, epsrel=1e-13)[0]
+
+    z = quad(lik)
+    assert_allclose(res.tau.mean, quad(lambda t: t * lik(t)) / z, rtol=1e-10)
+    assert_allclose(res.cdf("tau", 0.1), quad(lik, 0.1) / z, rtol=1e-10)
 
 
 def test_single_study_with_proper_priors():
