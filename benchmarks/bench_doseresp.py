@@ -128,10 +128,16 @@ def _environment() -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
 
+    import painstats.doseresp
+
+    pkg = Path(painstats.doseresp.__file__).parent  # the code actually imported
     src = hashlib.sha256()
-    for p in sorted((ROOT / "src" / "painstats" / "doseresp").glob("*.py")):
+    for p in sorted(pkg.glob("*.py")):
         src.update(p.read_bytes())
     return {"git_commit": git("rev-parse", "HEAD"), "doseresp_src_sha256": src.hexdigest()[:16],
+            "doseresp_imported_from": str(pkg),
+            "doseresp_uncommitted_changes_in_repo": git("status", "--porcelain", "--",
+                                                        "src/painstats/doseresp") != "",
             "pymc": pymc.__version__, "pytensor": pytensor.__version__,
             "arviz": arviz.__version__, "nutpie": nutpie_version, "numpy": np.__version__,
             "python": platform.python_version(), "cpu_count": os.cpu_count(),
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from painstats.doseresp import simulate
 
+    env = _environment()  # before the fits: other sessions may commit while this runs
     df = simulate(N_STUDIES, random_seed=SEED)
     fit_kwargs = {"draws": 300, "tune": 300, "chains": 2} if args.quick else {}
     runs = []
@@ -169,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                  "tau": df.attrs["truth"]["tau"]},
         "fit": {"dose": "sessions_per_week", "model": "emax", "cores": 1, **fit_kwargs,
                 "other": "fit() defaults"},
-        "environment": _environment(),
+        "environment": env,
+        "doseresp_src_unchanged_during_run": _environment()["doseresp_src_sha256"]
+        == env["doseresp_src_sha256"],
         "summary": _summary(runs),
         "runs": runs,
     }
