@@ -26,6 +26,7 @@ an interrupted run keeps what it finished; ``--resume`` continues it).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -237,10 +238,17 @@ def _environment() -> dict[str, Any]:
         except (OSError, subprocess.CalledProcessError):
             return "unknown"
 
+    import painstats.doseresp
+
+    pkg = Path(painstats.doseresp.__file__).parent  # the code actually imported
+    digest = hashlib.sha256()
+    for p in sorted(pkg.glob("*.py")):
+        digest.update(p.read_bytes())
     return {"painstats": painstats.__version__ if hasattr(painstats, "__version__") else "dev",
             "git_commit": git("rev-parse", "HEAD"),
-            "doseresp_uncommitted_changes": git("status", "--porcelain", "--",
-                                                "src/painstats/doseresp") != "",
+            "doseresp_imported_from": str(pkg), "doseresp_src_sha256": digest.hexdigest()[:16],
+            "doseresp_uncommitted_changes_in_repo": git("status", "--porcelain", "--",
+                                                        "src/painstats/doseresp") != "",
             "pymc": pymc.__version__, "arviz": arviz.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "machine": platform.machine(),
             "cpu_count": os.cpu_count()}
@@ -265,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=None, help="default: fit's default")
     ap.add_argument("--output", type=Path, default=OUTPUT)
     ap.add_argument("--resume", action="store_true", help="keep the datasets already in --output")
+    ap.add_argument("--priors", type=json.loads, default=None,
+                    help='fit(priors=...) as JSON, e.g. \'{"ed50": 2}\' (default: fit\'s default)')
     ap.add_argument("--report", type=Path, default=None,
                     help="print the Markdown tables of this results file and exit")
     args = ap.parse_args(argv)
@@ -272,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report(json.loads(args.report.read_text())))
         return 0
     fit_kwargs = {k: v for k, v in (("chains", args.chains), ("draws", args.draws),
-                                    ("tune", args.tune)) if v is not None}
+                                    ("tune", args.tune), ("priors", args.priors))
+                  if v is not None}
     settings = {"n_datasets": args.n_datasets, "studies_per_dataset": list(STUDIES),
                 "doses": list(DOSES), "prob": PROB, "base_seed": BASE_SEED,
                 "simulate": "painstats.doseresp.simulate defaults (curve='emax')",
