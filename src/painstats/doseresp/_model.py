@@ -58,10 +58,11 @@ class Design:
     interaction: bool
     random: str
     coef_names: tuple[str, ...]
-    coef_scale: tuple[float, ...]  #: prior sd of each coefficient
+    coef_scale: tuple[tuple[float, ...], ...]  #: prior sd of each coefficient, per group
+    tau_scale: tuple[float, ...]  #: half-normal scale of each random coefficient's SD
     random_coefs: tuple[int, ...]  #: indices of coefficients with random effects
-    ed50_median: tuple[float, ...]  #: per dose dimension
-    rate_median: tuple[float, ...]
+    ed50_median: tuple[tuple[float, ...], ...]  #: prior median, per dose column and group
+    rate_median: tuple[tuple[float, ...], ...]
     priors: Priors
 
 
@@ -90,48 +91,50 @@ def basis_matrix(design: Design, doses, phi: dict, xp=np) -> list:
 
 def make_design(data: DoseData, curves: tuple[Curve, ...], interaction: bool, random: str,
                 priors: Priors) -> Design:
-    """Coefficient names and prior scales (scaled to the outcome SD and the dose range)."""
-    ed50_med, rate_med = [], []
+    """Coefficient names and prior scales (scaled to the outcome SD and each group's doses)."""
+    G = len(data.group_names)
+    ed50_med = np.ones((len(curves), G))
     for k in range(len(curves)):
-        d = data.doses[:, k]
-        pos = d[d > 0]
-        med = float(np.median(pos)) if pos.size else 1.0
-        ed50_med.append(med)
-        rate_med.append(math.log(2.0) / med)
-    phi = {}
-    for k, c in enumerate(curves):
-        phi[f"ed50_{c.dose}"] = ed50_med[k]
-        phi[f"hill_{c.dose}"] = 1.0
-        phi[f"rate_{c.dose}"] = rate_med[k]
-    cols = basis_matrix(_Stub(curves, interaction), data.doses, phi)
+        for g in range(G):
+            d = data.doses[data.group == g, k]
+            pos = d[d > 0]
+            if pos.size == 0:  # a group without doses in this column: fall back to all groups
+                pos = data.doses[data.doses[:, k] > 0, k]
+            ed50_med[k, g] = float(np.median(pos)) if pos.size else 1.0
+    rate_med = math.log(2.0) / ed50_med
     names = [n for c in curves for n in c.coef_names]
-    nonlin = [c.family in ("emax", "sigmoid_emax", "exponential") for c in curves
-              for _ in c.coef_names]
     if interaction:
         names.append(f"{curves[0].dose}:{curves[1].dose}")
-        nonlin.append(False)
-    scales = []
-    for j, col in enumerate(cols):
-        rng = 1.0 if nonlin[j] else float(np.max(np.abs(col)))
-        if interaction and j == len(cols) - 1:
-            r0 = 1.0 if curves[0].family in ("emax", "sigmoid_emax", "exponential") else \
-                float(np.max(np.abs(cols[0])))
-            first1 = len(curves[0].coef_names)
-            r1 = 1.0 if curves[1].family in ("emax", "sigmoid_emax", "exponential") else \
-                float(np.max(np.abs(cols[first1])))
-            rng = r0 * r1
-        scales.append(priors.effect / (rng if rng > 0 else 1.0))
+    scales = np.array([_ranges(data.doses[data.group == g], curves, interaction)
+                       for g in range(G)])
+    overall = _ranges(data.doses, curves, interaction)
     n_rand = len(names) - (1 if interaction else 0)
     rand = tuple(range(n_rand)) if random == "parameters" else ()
     return Design(curves=curves, interaction=interaction, random=random, coef_names=tuple(names),
-                  coef_scale=tuple(scales), random_coefs=rand, ed50_median=tuple(ed50_med),
-                  rate_median=tuple(rate_med), priors=priors)
+                  coef_scale=tuple(tuple(float(priors.effect / r) for r in row) for row in scales),
+                  tau_scale=tuple(float(priors.tau / overall[j]) for j in rand),
+                  random_coefs=rand, ed50_median=tuple(tuple(r) for r in ed50_med),
+                  rate_median=tuple(tuple(r) for r in rate_med), priors=priors)
 
 
-@dataclass(frozen=True)
-class _Stub:
-    curves: tuple
-    interaction: bool
+_BOUNDED = ("emax", "sigmoid_emax", "exponential")  # basis functions within [0, 1]
+
+
+def _ranges(doses: np.ndarray, curves: tuple[Curve, ...], interaction: bool) -> list[float]:
+    """max |g_j(d)| over the observed doses (1 for the bounded Emax-type bases)."""
+    out = []
+    primary = []
+    for k, c in enumerate(curves):
+        d = doses[:, k]
+        if c.family in _BOUNDED:
+            r = [1.0]
+        else:
+            r = [float(np.max(np.abs(col))) if d.size else 1.0 for col in c.basis(d, {})]
+        primary.append(r[0])
+        out.extend(r)
+    if interaction:
+        out.append(primary[0] * primary[1])
+    return [x if x > 0 else 1.0 for x in out]
 
 
 def _padding(data: DoseData):
@@ -213,18 +216,18 @@ def build_model(data: DoseData, design: Design):
     pr = design.priors
     P = len(design.coef_names)
     with pm.Model(coords=coords) as model:
-        scale = np.broadcast_to(np.asarray(design.coef_scale), (G, P))
-        beta = pm.Normal("beta", mu=0.0, sigma=scale, dims=("group", "coef"))
+        beta = pm.Normal("beta", mu=0.0, sigma=np.asarray(design.coef_scale),
+                         dims=("group", "coef"))
         phi_rv = {}
         for k, c in enumerate(design.curves):
             for p in c.nonlinear:
                 name = f"{p}_{c.dose}"
                 if p == "ed50":
-                    mu0, sig = math.log(design.ed50_median[k]), pr.ed50
+                    mu0, sig = np.log(design.ed50_median[k]), pr.ed50
                 elif p == "hill":
                     mu0, sig = 0.0, pr.hill
                 else:
-                    mu0, sig = math.log(design.rate_median[k]), pr.rate
+                    mu0, sig = np.log(design.rate_median[k]), pr.rate
                 phi_rv[name] = pm.LogNormal(name, mu=mu0, sigma=sig, dims="group")
 
         def pick(rv, i):  # per-study value of a group parameter at position i
@@ -239,9 +242,7 @@ def build_model(data: DoseData, design: Design):
             mu.append(sum(bj * gj for bj, gj in zip(b, g)))
         cov = [[pt.as_tensor(V_pad[:, i, j]) for j in range(m)] for i in range(m)]
         if design.random == "parameters":
-            tau_scale = np.array([pr.tau * design.coef_scale[j] / pr.effect
-                                  for j in design.random_coefs])
-            tau = pm.HalfNormal("tau", sigma=tau_scale, dims="coef_random")
+            tau = pm.HalfNormal("tau", sigma=np.asarray(design.tau_scale), dims="coef_random")
             for i in range(m):
                 for j in range(i + 1):
                     extra = sum(tau[r] ** 2 * cols[i][c] * cols[j][c]
