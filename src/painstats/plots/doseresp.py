@@ -54,7 +54,7 @@ def dose_response_curve(result: Any, *, dose: str | None = None, at: Mapping[str
     >>> from painstats.doseresp import fit
     >>> df = pd.DataFrame({"study": ["A"] * 3 + ["B"] * 2, "dose": [0, 2, 4, 0, 3],
     ...                    "mean": [50, 42, 38, 55, 46], "sd": [20.0] * 5, "n": [40] * 5})
-    >>> res = fit(df, dose="dose", model="linear", random="none", draws=500, tune=300,
+    >>> res = fit(df, dose="dose", model="linear", random="none", draws=1000, tune=500,
     ...           chains=2, random_seed=1)
     >>> ax = res.plot_curve()
     >>> ax.get_xlabel()
