@@ -113,3 +113,25 @@ def test_curve_argument_checks(fit_emax):
         fit_emax.curve([1.0], group="x")
     with pytest.raises(ValidationError, match="direction must be one of"):
         fit_emax.optimal_dose(direction="up")
+
+
+def test_nutpie_sampler_is_reproducible(sim_emax):
+    pytest.importorskip("nutpie")  # optional 'fast' extra; absent in the CI test environment
+    kw = {"dose": "sessions_per_week", "model": "linear", "sampler": "nutpie", "draws": 500,
+          "tune": 300, "chains": 2, "random_seed": 4}
+    a, b = fit(sim_emax, **kw), fit(sim_emax, **kw)
+    assert a.sampler == "nutpie"
+    assert_array_equal(a.idata.posterior["beta"].to_numpy(), b.idata.posterior["beta"].to_numpy())
+
+
+def test_nutpie_missing_is_a_clear_error(monkeypatch, sim_emax):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nutpie" else real(name, *a))
+    with pytest.raises(ValidationError, match=r"sampler='nutpie' needs the nutpie package"):
+        fit(sim_emax, dose="sessions_per_week", sampler="nutpie")
+    from painstats.doseresp._sampling import resolve_sampler
+
+    assert resolve_sampler("auto") == "pymc"
