@@ -11,6 +11,7 @@ layouts: ``"metafor"`` (default), ``"revman"`` (Cochrane RevMan 5) and ``"jama"`
 
 from painstats.plots._style import LAYOUTS, Layout
 from painstats.plots.diagnostics import baujat, gosh, labbe, radial
+from painstats.plots.doseresp import dose_response_curve, dose_surface
 from painstats.plots.forest import cumulative, forest, leave_one_out
 from painstats.plots.funnel import funnel
 from painstats.plots.output import SAVE_FORMATS, save
@@ -26,6 +27,8 @@ __all__ = [
     "radial",
     "labbe",
     "bubble",
+    "dose_response_curve",
+    "dose_surface",
     "save",
     "LAYOUTS",
     "Layout",
