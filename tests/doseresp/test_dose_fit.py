@@ -116,7 +116,7 @@ def test_curve_argument_checks(fit_emax):
 
 
 def test_nutpie_sampler_is_reproducible(sim_emax):
-    pytest.importorskip("nutpie")  # optional 'fast' extra; absent in the CI test environment
+    pytest.importorskip("nutpie")  # optional 'fast' extra (the test extra installs it)
     kw = {"dose": "sessions_per_week", "model": "linear", "sampler": "nutpie", "draws": 500,
           "tune": 300, "chains": 2, "random_seed": 4}
     a, b = fit(sim_emax, **kw), fit(sim_emax, **kw)

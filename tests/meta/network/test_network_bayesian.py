@@ -436,6 +436,7 @@ def test_seeded_runs_reproduce_and_bad_sampling_warns(park):
 
 
 def test_nutpie_sampler_agrees(park, park_freq):
+    pytest.importorskip("nutpie")  # optional 'fast' extra (the test extra installs it)
     fit = bayesian_network_meta_analysis(park, model="common", sampler="nutpie", **PARK, **FAST)
     check_against_exact(fit, park_freq.common)
     assert fit.sampler == "nutpie" and "log_likelihood" in fit.idata.groups()
