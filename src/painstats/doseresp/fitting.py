@@ -54,7 +54,7 @@ def fit(
     tune: int = 1000,
     chains: int = 4,
     cores: int | None = 1,
-    target_accept: float = 0.9,
+    target_accept: float = 0.95,
     random_seed: int | None = None,
     progressbar: bool = False,
 ) -> DoseResponseResult:
@@ -120,7 +120,10 @@ def fit(
     sampler : {"pymc", "nutpie", "auto"}
         PyMC's NUTS (default) or nutpie (Rust; ``"auto"`` uses it when installed).
     draws, tune, chains, cores, target_accept, random_seed, progressbar
-        Sampler settings. The same ``random_seed`` gives identical draws.
+        Sampler settings. The same ``random_seed`` gives identical draws. ``target_accept``
+        defaults to 0.95: on 120 simulated Emax datasets (validation/doseresp/) 0.9 left one
+        fit with 3 divergent transitions and one with R-hat 1.0104; 0.95 gave none and
+        R-hat < 1.01 in all 120, at about the same wall time.
 
     Returns
     -------
