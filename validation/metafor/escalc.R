@@ -31,17 +31,10 @@ script_path <- local({
 repo_root <- normalizePath(file.path(dirname(script_path), "..", ".."))
 source(file.path(dirname(script_path), "json_writer.R"))
 
-args <- commandArgs(trailingOnly = TRUE)
-out_path <- if (length(args) >= 1L) args[1] else
-  file.path(repo_root, "tests", "data", "metafor_escalc.json")
-datasets_dir <- if (length(args) >= 2L) args[2] else {
-  candidates <- c(file.path(repo_root, "data"), Sys.getenv("PAINSTATS_DATASETS"),
-                  "/work/shared/datasets")
-  hit <- candidates[nzchar(candidates) &
-    file.exists(file.path(candidates, "morris2008_pretest_posttest_control.csv"))]
-  if (length(hit) == 0L) stop("cannot find the dataset CSVs; pass datasets_dir")
-  hit[1]
-}
+source(file.path(dirname(script_path), "script_args.R"))
+paths <- script_paths(repo_root, "metafor_escalc.json", "morris2008_pretest_posttest_control.csv")
+out_path <- paths$out_path
+datasets_dir <- paths$datasets_dir
 read_data <- function(name) {
   read.csv(file.path(datasets_dir, name), fileEncoding = "UTF-8", stringsAsFactors = FALSE)
 }

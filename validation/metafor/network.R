@@ -48,15 +48,10 @@ script_path <- local({
 repo_root <- normalizePath(file.path(dirname(script_path), "..", ".."))
 source(file.path(dirname(script_path), "json_writer.R"))
 
-args <- commandArgs(trailingOnly = TRUE)
-out_path <- if (length(args) >= 1L) args[1] else file.path(repo_root, "tests", "data", "metafor_network.json")
-datasets_dir <- if (length(args) >= 2L) args[2] else {
-  candidates <- c(file.path(repo_root, "data"), Sys.getenv("PAINSTATS_DATASETS"), "/work/shared/datasets")
-  hit <- candidates[nzchar(candidates) &
-    file.exists(file.path(candidates, "tsd2_parkinsons_offtime_armlevel.csv"))]
-  if (length(hit) == 0L) stop("cannot find the shared dataset CSVs; pass datasets_dir")
-  hit[1]
-}
+source(file.path(dirname(script_path), "script_args.R"))
+paths <- script_paths(repo_root, "metafor_network.json", "tsd2_parkinsons_offtime_armlevel.csv")
+out_path <- paths$out_path
+datasets_dir <- paths$datasets_dir
 read_shared <- function(file) read.csv(file.path(datasets_dir, file), stringsAsFactors = FALSE,
                                        encoding = "UTF-8")
 

@@ -50,15 +50,10 @@ script_path <- local({
 repo_root <- normalizePath(file.path(dirname(script_path), "..", ".."))
 source(file.path(dirname(script_path), "json_writer.R"))
 
-args <- commandArgs(trailingOnly = TRUE)
-out_path <- if (length(args) >= 1L) args[1] else file.path(repo_root, "tests", "data", "metafor_selmodel.json")
-datasets_dir <- if (length(args) >= 2L) args[2] else {
-  candidates <- c(file.path(repo_root, "data"), Sys.getenv("PAINSTATS_DATASETS"), "/work/shared/datasets")
-  hit <- candidates[nzchar(candidates) &
-    file.exists(file.path(candidates, "rubinstein2019_smt_vs_recommended_clbp_pain1m.csv"))]
-  if (length(hit) == 0L) stop("cannot find the shared dataset CSVs; pass datasets_dir")
-  hit[1]
-}
+source(file.path(dirname(script_path), "script_args.R"))
+paths <- script_paths(repo_root, "metafor_selmodel.json", "rubinstein2019_smt_vs_recommended_clbp_pain1m.csv")
+out_path <- paths$out_path
+datasets_dir <- paths$datasets_dir
 
 RMA_CONTROL <- list(threshold = 1e-12, tol = 1e-13, maxiter = 10000L)
 REL_TOLS <- c(1e-10, 1e-9, 1e-8)
