@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose
+from reference import num  # tests/reference.py
 from scipy import stats
 
-import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta import meta_regression, random_effects
 from painstats.meta.bias import (
@@ -50,13 +51,6 @@ PP_CASES = REFERENCE["pet_peese"]
 
 ITERATIVE = frozenset({"ML", "REML", "EB", "PM"})
 R_TEST = {"z": "z", "knha": "hksj", "t": "t"}
-
-
-def num(value):
-    """Fixture number(s) -> float / float array; null -> nan, "Inf" -> inf."""
-    if isinstance(value, list):
-        return np.array([num(v) for v in value], dtype=float)
-    return float("nan") if value is None else float(value)
 
 
 def fit(name: str, method: str = "REML", test: str = "z", level: float = 0.95):

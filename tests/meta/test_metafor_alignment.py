@@ -21,19 +21,18 @@ loose default controls.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose
+from reference import num  # tests/reference.py
 from scipy import stats
 
-import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import PainstatsWarning
 
 _TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -55,15 +54,6 @@ ITERATIVE_METHODS = frozenset({"ML", "REML", "EB", "PM"})
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def num(value):
-    """Fixture number(s) -> float / float array; null -> nan, "Inf"/"-Inf"/"NaN" -> float."""
-    if isinstance(value, list):
-        return np.array([num(v) for v in value], dtype=float)
-    if value is None:
-        return float("nan")
-    return float(value)  # float("Inf"), float("-Inf"), float("NaN") parse as expected
 
 
 ILL_CONDITIONED = 1e8  # cond(X'X) above which closed-form fits lose ~eps * cond

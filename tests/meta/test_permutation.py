@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose, assert_array_equal
+from reference import num  # tests/reference.py
 from scipy import stats
 
-import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta import meta_regression, random_effects
 from painstats.meta.permutation import (
@@ -48,14 +49,6 @@ CASES = REFERENCE["cases"]
 EXACT = [c for c in CASES if c["exact"]]
 RANDOM = [c for c in CASES if not c["exact"]]
 ITERATIVE = {"REML", "ML", "PM", "EB"}
-
-
-def num(value):
-    if isinstance(value, list):
-        return np.array([num(v) for v in value], dtype=float)
-    if value is None:
-        return float("nan")
-    return float(value)
 
 
 def fit_case(case: dict):

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
 from numpy.testing import assert_allclose
+from reference import num  # tests/reference.py
 from scipy import integrate, stats
 
 from painstats.errors import ConvergenceError, InputTypeError, PainstatsWarning, ValidationError
@@ -111,14 +112,6 @@ AT_BOUND = [c for c in CASES if any("bound" in w for w in c["metafor_warnings"])
 #: metafor's tau^2 is at (within 2e-7 of) the boundary: refitted in R with tau2.fix = TRUE
 BOUNDARY = [c for c in CASES if c.get("expected_tau2_fixed_hessian") and c not in AT_BOUND]
 WELL_POSED = [c for c in CASES if c not in AT_BOUND and c not in BOUNDARY]
-
-
-def num(value):
-    if isinstance(value, list):
-        return np.array([num(v) for v in value], dtype=float)
-    if value is None:
-        return float("nan")
-    return float(value)
 
 
 def ids(cases):

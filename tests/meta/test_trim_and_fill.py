@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
-
 import tolerances  # tests/tolerances.py (tests/ is on sys.path via conftest.py)
+from numpy.testing import assert_allclose
+from reference import num  # tests/reference.py
+
 from painstats.errors import ConvergenceError, InputTypeError, ValidationError
 from painstats.meta import meta_regression, random_effects
 from painstats.meta.trim_and_fill import (
@@ -43,12 +44,6 @@ ERROR_CASES = [c for c in CASES if c["error"] is not None]
 
 ITERATIVE = frozenset({"ML", "REML", "EB", "PM"})
 R_TEST = {"z": "z", "knha": "hksj", "t": "t"}
-
-
-def num(value):
-    if isinstance(value, list):
-        return np.array([num(v) for v in value], dtype=float)
-    return float("nan") if value is None else float(value)
 
 
 def fit(name: str, method: str = "REML", test: str = "z", level: float = 0.95):
