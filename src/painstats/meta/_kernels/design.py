@@ -31,7 +31,7 @@ class WLSFit(NamedTuple):
     beta: np.ndarray  # (..., p)
     vcov: np.ndarray  # (..., p, p) = (X'WX)^{-1}
     resid: np.ndarray  # (..., k)  y - X beta
-    lev: np.ndarray  # (..., k)  h_i = x_i' (X'WX)^{-1} x_i
+    lev: np.ndarray  # (..., k)  h_i = x_i' (X'WX)^{-1} x_i; (..., 1) for the intercept design
 
 
 class ScoreTerms(NamedTuple):
@@ -73,6 +73,8 @@ def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def trace_pd(w: np.ndarray, fit: WLSFit, d: np.ndarray | float) -> np.ndarray:
     """tr(P D) for D = diag(d)."""
     wd = w * d
+    if fit.lev.shape[-1] == 1:  # intercept-only: every h_i = 1 / sum(w)
+        return wd.sum(axis=-1) - _rowdot(wd, w) * fit.lev[..., 0]
     return wd.sum(axis=-1) - _rowdot(wd * w, fit.lev)
 
 
@@ -86,8 +88,7 @@ class InterceptDesign:
         b = _rowdot(w, y) / sw
         inv = 1.0 / sw
         resid = y - b[..., None]
-        lev = np.broadcast_to(inv[..., None], w.shape)
-        return WLSFit(b[..., None], inv[..., None, None], resid, lev)
+        return WLSFit(b[..., None], inv[..., None, None], resid, inv[..., None])
 
     def quad_trace(self, w: np.ndarray, fit: WLSFit, d, e) -> np.ndarray:
         inv = fit.vcov[..., 0, 0]

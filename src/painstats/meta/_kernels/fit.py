@@ -65,11 +65,11 @@ def prepare(y, v, mask=None):
     y = np.asarray(y, dtype=float)
     v = np.asarray(v, dtype=float)
     if mask is None:
-        y, v = np.broadcast_arrays(y, v)
-        m = np.ones(y.shape, dtype=float)
-    else:
-        y, v, mb = np.broadcast_arrays(y, v, np.asarray(mask, dtype=bool))
-        m = mb.astype(float)
+        if y.shape != v.shape:
+            y, v = np.broadcast_arrays(y, v)
+        return y, v, np.ones(y.shape, dtype=float)
+    y, v, mb = np.broadcast_arrays(y, v, np.asarray(mask, dtype=bool))
+    m = mb.astype(float)
     present = m > 0
     return np.where(present, y, 0.0), np.where(present, v, 1.0), m
 
@@ -85,7 +85,10 @@ def critical_value(test: str, df, level: float):
 
 
 def two_sided_p(stat, df):
-    """Two-sided p-value of a z (df = inf) or t(df) statistic; df broadcasts against stat."""
+    """Two-sided p-value of a z (df = inf or None) or t(df) statistic; df broadcasts
+    against stat."""
+    if df is None:
+        return 2.0 * special.ndtr(-np.abs(stat))
     df = np.asarray(df, dtype=float)
     a = -np.abs(stat)
     return 2.0 * np.where(np.isfinite(df), special.stdtr(np.where(np.isfinite(df), df, 1.0), a),
@@ -169,8 +172,8 @@ def _fit_rma(
     vcov = fit.vcov * s2w[..., None, None]
     se = np.sqrt(np.diagonal(vcov, axis1=-2, axis2=-1))
     stat = fit.beta / se
-    crit = critical_value("t", df, level)
-    pval = two_sided_p(stat, df[..., None])
+    crit = critical_value(test if use_t else "z", df, level)
+    pval = two_sided_p(stat, df[..., None] if use_t else None)
     q_pvalue = np.where(qdf > 0, special.chdtrc(np.maximum(qdf, 1), q), 1.0)
     weights = 100.0 * w / np.sum(w, axis=-1, keepdims=True)
     return RMAFit(

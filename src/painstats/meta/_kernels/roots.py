@@ -19,15 +19,20 @@ MAX_ITER = 1000
 #: Plain Fisher-scoring iterations before switching to the safeguarded iteration.
 PLAIN_ITER = 30
 
-# step(tau2, index) -> (adjustment, ) evaluated on the active sub-batch.
-StepFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# step(tau2, index) -> adjustment, or (adjustment, newton), evaluated on the active
+# sub-batch; ``newton`` marks the adjustments that are Newton steps.
+StepFn = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
 def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndarray]:
     """Maximise a likelihood in tau^2 >= 0 by safeguarded Fisher scoring.
 
     ``step(tau2, index)`` returns the Fisher-scoring step score/information on the
-    sub-batch ``index``; its sign is the sign of the score. Each iterate updates a bracket
+    sub-batch ``index``; its sign is the sign of the score. It may also return a pair
+    ``(step, newton)`` with ``newton`` marking Newton steps: after two Newton steps in a
+    row that shrink at least tenfold (the quadratic regime, where the next step is about
+    ``size^3 / previous^2``), a problem stops as soon as that predicted next step is
+    below the tolerance instead of taking it only to see it. Each iterate updates a bracket
     [lo, hi] around the maximum (score > 0 at lo, < 0 at hi). A step that leaves the
     bracket, or shrinks by less than half (Fisher scoring can oscillate around the root when
     the likelihood is far from quadratic), is replaced by bisection, so the iteration
@@ -41,17 +46,33 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
     # Phase 1: plain iteration of the given steps, cheap to book-keep; almost every problem
     # converges here.
     active = np.flatnonzero(np.isfinite(tau2))
+    prev = np.zeros(active.size)  # size of the previous step if a Newton step, else 0
     for _ in range(PLAIN_ITER):
         if active.size == 0:
             return tau2, converged
         t = tau2[active]
-        new = np.maximum(t + step(t, active), 0.0)
+        adj = step(t, active)
+        newton = None
+        if isinstance(adj, tuple):
+            adj, newton = adj
+        new = np.maximum(t + adj, 0.0)
         # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves"
-        moving = np.abs(new - t) > TOL * (1.0 + new)
+        size = np.abs(new - t)
+        if newton is None:
+            moving = size > TOL * (1.0 + new)
+        else:
+            # stop when size <= tol, or, after two Newton steps in a row with the second
+            # the smaller, when the predicted next step size^3 / prev^2 is <= tol
+            # (prev * newton is 0 unless both steps are Newton steps)
+            lead = np.maximum(prev * newton, size)
+            moving = size * size * size > (TOL * (1.0 + new)) * (lead * lead)
+            prev = size * newton
         ok = np.isfinite(new)
         tau2[active] = np.where(ok, new, t)
         converged[active[~moving & ok]] = True
         active = active[moving]
+        if newton is not None:
+            prev = prev[moving]
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
     lo = np.zeros(tau2.shape)
     hi = np.full(tau2.shape, np.inf)
@@ -61,6 +82,8 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
             break
         t = tau2[active]
         adj = step(t, active)
+        if isinstance(adj, tuple):
+            adj = adj[0]
         finite = np.isfinite(adj)
         lo_a = np.where(finite & (adj > 0), t, lo[active])
         hi_a = np.where(finite & (adj < 0), t, hi[active])
@@ -74,7 +97,9 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         done |= squeezed
         new = np.where(squeezed & (lo_a == 0), 0.0, new)  # bracket closed onto the boundary
         done |= (t == 0) & (adj <= 0)
-        new = np.where((t == 0) & (adj <= 0), 0.0, new)
+        # converged within the tolerance of 0 with no positive score seen: the boundary
+        at_zero = done & (lo_a == 0) & (hi_a <= 2.0 * TOL * (1.0 + hi_a))
+        new = np.where(((t == 0) & (adj <= 0)) | at_zero, 0.0, new)
         tau2[active], lo[active], hi[active], prev[active] = new, lo_a, hi_a, np.abs(adj)
         converged[active[done & finite]] = True
         active = active[~done]

@@ -181,19 +181,21 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
         s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.sub_y(idx))
         score, info = (s.ypp - s.trp, s.trpp) if restricted else (s.ypp - s.sw, s.sw2)
         hess = 2.0 * s.yppp - info
-        newton = score / np.where(hess > 0, hess, info)
+        concave = hess > 0
+        newton = score / np.where(concave, hess, info)
         # a Newton step that would leave tau^2 >= 0 falls back to the Fisher step, which
         # follows metafor's path near the boundary (and away from spurious boundary maxima)
-        return np.where(t + newton >= 0, newton, score / info)
+        inside = t + newton >= 0
+        return np.where(inside, newton, score / info), concave & inside
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
     _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
     # as metafor's ll0check: an interior stationary point that is worse than the boundary
     # (the likelihood can be bimodal) gives way to tau^2 = 0
-    zero = np.zeros_like(tau2)
-    worse = _loglik(prob, zero, restricted) > _loglik(prob, tau2, restricted) + 1e-10
-    tau2 = np.where(worse & (tau2 > 0), 0.0, tau2)
+    if np.any(tau2 > 0):  # both log-likelihoods in one batched evaluation
+        ll0, ll = _loglik(prob, np.stack([np.zeros_like(tau2), tau2]), restricted)
+        tau2 = np.where((ll0 > ll + 1e-10) & (tau2 > 0), 0.0, tau2)
     idx = np.arange(prob.y.shape[0])
     w = prob.weights(tau2, idx)
     if restricted:
@@ -204,14 +206,21 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
 
 
 def _loglik(prob: _Problem, tau2: np.ndarray, restricted: bool) -> np.ndarray:
-    """(Restricted) log-likelihood at tau2, up to a constant that does not depend on tau2."""
+    """(Restricted) log-likelihood at tau2, up to a constant that does not depend on tau2.
+
+    ``tau2`` is shaped (..., n) for the n problems: leading axes evaluate several values
+    of tau^2 per problem at once.
+    """
     idx = np.arange(prob.y.shape[0])
     w = prob.weights(tau2, idx)
     fit = prob.sub_design(idx).wls(w, prob.y)
-    ll = -0.5 * (np.sum(prob.m * np.log(prob.v + tau2[:, None]), axis=-1)
+    ll = -0.5 * (np.sum(prob.m * np.log(prob.v + tau2[..., None]), axis=-1)
                  + _rowdot(w * fit.resid, fit.resid))
     if restricted:  # - 1/2 log|X'WX| = + 1/2 log|(X'WX)^-1|
-        ll = ll + 0.5 * np.linalg.slogdet(fit.vcov)[1]
+        vcov = fit.vcov
+        logdet = (np.log(vcov[..., 0, 0]) if vcov.shape[-1] == 1
+                  else np.linalg.slogdet(vcov)[1])
+        ll = ll + 0.5 * logdet
     return ll
 
 
@@ -258,6 +267,8 @@ ESTIMATORS = {
 def estimate_flat(prob: _Problem, method: str) -> Tau2Estimate:
     """tau^2 and its SE on a built problem, as flat (n,) arrays."""
     est = ESTIMATORS[method](prob)
+    if prob.estimable.all():
+        return est
     # k = p (e.g. a single study): tau^2 = 0 with no standard error, as metafor's "k1" path
     tau2 = np.where(prob.estimable, est.tau2, 0.0)
     se = np.where(prob.estimable, est.se, np.nan)
