@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from formulaic import Formula
 
-from painstats._validation import as_float_column, check_level, study_labels
+from painstats._validation import check_level
 from painstats.errors import InputTypeError, ValidationError
 from painstats.meta._inputs import check_data_frame, read_studies
 from painstats.meta._kernels.fit import fit_rma

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from painstats.errors import ValidationError
 from painstats.meta._kernels.qprofile import qprofile_tau2
 from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, fmt_p, p_eq, stars, table
-from painstats.errors import ValidationError
 
 __all__ = ["RandomEffectsResult", "TIDY_COLUMNS"]
 

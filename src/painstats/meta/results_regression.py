@@ -12,7 +12,7 @@ from scipy import special
 
 from painstats.errors import ValidationError
 from painstats.meta._kernels.fit import RMAFit, fit_rma
-from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, fmt_p, p_eq, table
+from painstats.meta._summary import SIGNIF_LEGEND, Summary, fmt, p_eq, table
 from painstats.meta.results import TIDY_COLUMNS, coef_rows, heterogeneity_lines
 
 __all__ = ["MetaRegressionResult", "moderator_test", "pseudo_r2"]
