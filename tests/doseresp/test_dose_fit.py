@@ -135,3 +135,33 @@ def test_nutpie_missing_is_a_clear_error(monkeypatch, sim_emax):
     from painstats.doseresp._sampling import resolve_sampler
 
     assert resolve_sampler("auto") == "pymc"
+
+
+@pytest.mark.parametrize("family", ["emax", "sigmoid_emax", "exponential"])
+def test_reference_dose_parametrisation_keeps_the_posterior(sim_emax, family):
+    """Sampling an Emax-type coefficient as the effect at the largest dose changes the
+    coordinates, not the model: log p_ref(E_ref, phi) = log p(beta = E_ref / g_ref, phi)
+    - log g_ref at any point (prior, Jacobian and likelihood together)."""
+    from painstats.doseresp._data import read_arm_level
+    from painstats.doseresp._model import Priors, build_model, make_design
+    from painstats.doseresp.curves import Curve
+
+    data = read_arm_level(sim_emax, dose_names=["sessions_per_week"], study="study",
+                          mean="mean", sd="sd", se=None, n="n", group=None)
+    curve = Curve(family, "sessions_per_week")
+    priors = Priors(effect=50.0, tau=10.0, ed50=1.0, hill=0.5, rate=1.0)
+    design = make_design(data, (curve,), False, "parameters", priors)
+    lp_ref = build_model(data, design).compile_logp()
+    lp_dir = build_model(data, design, reference=False).compile_logp()
+    d_ref = design.ref_dose[0][0]
+    assert d_ref == data.doses[:, 0].max()
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        emax = rng.normal(-20.0, 5.0)
+        phi = {p: float(rng.uniform(0.5, 4.0)) for p in curve.nonlinear}
+        g_ref = float(curve.basis(np.array(d_ref), phi)[0])
+        common = {f"{p}_sessions_per_week_log__": np.array([np.log(v)]) for p, v in phi.items()}
+        common["tau_log__"] = np.array([np.log(rng.uniform(1.0, 8.0))])
+        got = lp_ref({**common, "beta_ref": np.array([[emax * g_ref]])})
+        want = lp_dir({**common, "beta": np.array([[emax]])}) - np.log(g_ref)
+        assert_allclose(got, want, rtol=1e-12, atol=1e-9)

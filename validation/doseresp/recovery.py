@@ -275,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="keep the datasets already in --output")
     ap.add_argument("--priors", type=json.loads, default=None,
                     help='fit(priors=...) as JSON, e.g. \'{"ed50": 2}\' (default: fit\'s default)')
+    ap.add_argument("--truth", type=json.loads, default=None,
+                    help='simulate(parameters=...) as JSON, e.g. \'{"ed50": 4}\' '
+                         '(default: simulate\'s default Emax truth)')
     ap.add_argument("--report", type=Path, default=None,
                     help="print the Markdown tables of this results file and exit")
     args = ap.parse_args(argv)
@@ -286,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
                   if v is not None}
     settings = {"n_datasets": args.n_datasets, "studies_per_dataset": list(STUDIES),
                 "doses": list(DOSES), "prob": PROB, "base_seed": BASE_SEED,
-                "simulate": "painstats.doseresp.simulate defaults (curve='emax')",
+                "simulate": ("painstats.doseresp.simulate defaults (curve='emax')"
+                             if args.truth is None else
+                             {"curve": "emax", "parameters": args.truth}),
                 "fit": {**FIT_FIXED, **fit_kwargs, "other": "fit() defaults"},
                 "processes": args.processes}
     records: list[dict[str, Any]] = []
@@ -296,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     env = _environment()
     started = time.time()
     with ProcessPoolExecutor(max_workers=args.processes) as pool:
-        futures = {pool.submit(run_dataset, i, fit_kwargs=fit_kwargs): i for i in todo}
+        sim_kwargs = None if args.truth is None else {"parameters": args.truth}
+        futures = {pool.submit(run_dataset, i, fit_kwargs=fit_kwargs,
+                               simulate_kwargs=sim_kwargs): i for i in todo}
         for fut in as_completed(futures):
             rec = fut.result()
             records.append(rec)

@@ -45,9 +45,9 @@ class Priors:
 
     effect: float  #: sd of the normal prior of a coefficient x its basis function's range
     tau: float  #: half-normal scale of the between-study SD on the effect scale
-    ed50: float  #: log-normal sigma of ED50 (median: median positive dose)
+    ed50: float  #: log-normal sigma of ED50 (median: geometric midpoint of the positive doses)
     hill: float  #: log-normal sigma of the Hill coefficient (median 1)
-    rate: float  #: log-normal sigma of the exponential rate (median log(2) / median dose)
+    rate: float  #: log-normal sigma of the exponential rate (median log(2) / the ED50 median)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,9 @@ class Design:
     ed50_median: tuple[tuple[float, ...], ...]  #: prior median, per dose column and group
     rate_median: tuple[tuple[float, ...], ...]
     priors: Priors
+    #: largest positive dose per dose column and group: the reference dose at which the
+    #: coefficient of a bounded (Emax-type) curve is sampled (see :func:`build_model`)
+    ref_dose: tuple[tuple[float, ...], ...] = ()
 
 
 def _phi_names(curve: Curve) -> list[str]:
@@ -94,13 +97,18 @@ def make_design(data: DoseData, curves: tuple[Curve, ...], interaction: bool, ra
     """Coefficient names and prior scales (scaled to the outcome SD and each group's doses)."""
     G = len(data.group_names)
     ed50_med = np.ones((len(curves), G))
+    ref = np.ones((len(curves), G))
     for k in range(len(curves)):
         for g in range(G):
             d = data.doses[data.group == g, k]
             pos = d[d > 0]
             if pos.size == 0:  # a group without doses in this column: fall back to all groups
                 pos = data.doses[data.doses[:, k] > 0, k]
-            ed50_med[k, g] = float(np.median(pos)) if pos.size else 1.0
+            # geometric midpoint of the positive doses: the centre of the range on the log
+            # scale, where an ED50 is best identified (not the median arm, which follows
+            # where the trials happened to put their arms)
+            ed50_med[k, g] = float(np.sqrt(pos.min() * pos.max())) if pos.size else 1.0
+            ref[k, g] = float(pos.max()) if pos.size else 1.0
     rate_med = math.log(2.0) / ed50_med
     names = [n for c in curves for n in c.coef_names]
     if interaction:
@@ -114,7 +122,8 @@ def make_design(data: DoseData, curves: tuple[Curve, ...], interaction: bool, ra
                   coef_scale=tuple(tuple(float(priors.effect / r) for r in row) for row in scales),
                   tau_scale=tuple(float(priors.tau / overall[j]) for j in rand),
                   random_coefs=rand, ed50_median=tuple(tuple(r) for r in ed50_med),
-                  rate_median=tuple(tuple(r) for r in rate_med), priors=priors)
+                  rate_median=tuple(tuple(r) for r in rate_med), priors=priors,
+                  ref_dose=tuple(tuple(r) for r in ref))
 
 
 _BOUNDED = ("emax", "sigmoid_emax", "exponential")  # basis functions within [0, 1]
@@ -201,8 +210,58 @@ def _mvn_logp(resid, cov, m: int, sizes):
     return -0.5 * (quad + 2.0 * logdet + sizes * math.log(2.0 * math.pi))
 
 
-def build_model(data: DoseData, design: Design):
-    """The PyMC model; ``loglik`` (per study) is a Deterministic moved to log_likelihood later."""
+def _bounded_coefs(design: Design) -> dict[int, int]:
+    """Coefficient index -> dose column of each bounded (Emax-type) curve's coefficient."""
+    out, j = {}, 0
+    for k, c in enumerate(design.curves):
+        if c.family in _BOUNDED:
+            out[j] = k
+        j += len(c.coef_names)
+    return out
+
+
+def _reference_parametrisation(design: Design, bounded: dict[int, int], phi_rv: dict, G: int):
+    """``beta`` of a model with Emax-type curves, sampled through the effect at a reference dose.
+
+    The coefficient of a bounded curve (Emax, the asymptote) is strongly correlated with its
+    ED50 (or rate) when the data do not reach the plateau: along the ridge, only the effect
+    over the observed doses is identified. NUTS samples ``beta_ref`` instead, whose bounded
+    columns are the effect at the largest observed dose, E_ref = Emax g(d_ref; phi), nearly
+    orthogonal to ED50; ``beta`` = E_ref / g(d_ref; phi) is a Deterministic. The prior is
+    unchanged: the Normal prior density of ``beta`` plus the log-Jacobian
+    log |d beta / d E_ref| = -log g(d_ref; phi) enter as a Potential on a flat ``beta_ref``
+    (Bates & Watts 1988, ch. 3.3 on parameter effects curvature and reparametrisation).
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    scale = np.asarray(design.coef_scale)  # (G, P)
+    raw = pm.Flat("beta_ref", dims=("group", "coef"))
+    cols = []
+    log_jac = 0.0
+    for j in range(scale.shape[1]):
+        if j not in bounded:
+            cols.append(raw[:, j])
+            continue
+        k = bounded[j]
+        curve = design.curves[k]
+        local = {p: phi_rv[f"{p}_{curve.dose}"] for p in curve.nonlinear}
+        g_ref = curve.basis(pt.as_tensor(np.asarray(design.ref_dose[k], dtype=float)),
+                            local, pt)[0]  # (G,), in (0, 1)
+        cols.append(raw[:, j] / g_ref)
+        log_jac = log_jac - pt.sum(pt.log(g_ref))
+    beta = pm.Deterministic("beta", pt.stack(cols, axis=1), dims=("group", "coef"))
+    prior = pm.logp(pm.Normal.dist(mu=0.0, sigma=scale), beta)
+    pm.Potential("beta_prior", pt.sum(prior) + log_jac)
+    return beta
+
+
+def build_model(data: DoseData, design: Design, *, reference: bool = True):
+    """The PyMC model; ``loglik`` (per study) is a Deterministic moved to log_likelihood later.
+
+    ``reference=False`` samples ``beta`` directly also for Emax-type curves (the same
+    posterior in worse coordinates; kept to test the reparametrisation's Jacobian).
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
@@ -215,9 +274,11 @@ def build_model(data: DoseData, design: Design):
     m = y_pad.shape[1]
     pr = design.priors
     P = len(design.coef_names)
+    bounded = _bounded_coefs(design) if reference else {}
     with pm.Model(coords=coords) as model:
-        beta = pm.Normal("beta", mu=0.0, sigma=np.asarray(design.coef_scale),
-                         dims=("group", "coef"))
+        if not bounded:
+            beta = pm.Normal("beta", mu=0.0, sigma=np.asarray(design.coef_scale),
+                             dims=("group", "coef"))
         phi_rv = {}
         for k, c in enumerate(design.curves):
             for p in c.nonlinear:
@@ -229,6 +290,9 @@ def build_model(data: DoseData, design: Design):
                 else:
                     mu0, sig = np.log(design.rate_median[k]), pr.rate
                 phi_rv[name] = pm.LogNormal(name, mu=mu0, sigma=sig, dims="group")
+
+        if bounded:
+            beta = _reference_parametrisation(design, bounded, phi_rv, G)
 
         def pick(rv, i):  # per-study value of a group parameter at position i
             return rv[0] if G == 1 else rv[grp[i]]

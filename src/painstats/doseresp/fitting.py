@@ -109,8 +109,9 @@ def fit(
           its contribution at the largest observed dose within +-2.5 outcome SDs (Emax:
           ``Normal(0, 2.5 s)``);
         * ``tau``: ``HalfNormal(0.5 s)`` on the same scale (per coefficient ``/ max|g_j|``);
-        * ``ED50 ~ LogNormal(log(median positive dose), 1)``; ``hill ~ LogNormal(0, 0.5)``;
-          ``rate ~ LogNormal(log(log 2 / median dose), 1)``.
+        * ``ED50 ~ LogNormal(log(m), 1)`` with ``m = sqrt(smallest x largest positive dose)``,
+          the middle of the dose range on the log scale; ``hill ~ LogNormal(0, 0.5)``;
+          ``rate ~ LogNormal(log(log 2 / m), 1)``.
 
         ``"vague"`` multiplies ``effect`` by 100 and ``tau`` by 10 (for comparisons with
         frequentist fits). A mapping overrides ``effect``/``tau`` (absolute, outcome units)
