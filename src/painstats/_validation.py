@@ -187,6 +187,8 @@ def missing_mask(columns: Mapping[str, np.ndarray], labels: Sequence[str], missi
     first: dict[int, str] = {}
     for name, arr in columns.items():
         isn = np.isnan(arr)
+        if not isn.any():
+            continue
         for i in np.flatnonzero(isn & ~nan):
             first[int(i)] = name
         nan |= isn

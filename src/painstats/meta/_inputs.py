@@ -79,6 +79,6 @@ def read_studies(
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=float)
+    """Freeze a float array that read_studies made (as_float_column always copies)."""
     a.setflags(write=False)
     return a

@@ -165,11 +165,12 @@ def _fit_rma(
     # with k = p there is no residual df: metafor silently falls back to a z-test
     df = np.where(use_t & (qdf > 0), qdf, np.inf) if use_t else np.full(k.shape, np.inf)
     s2w = np.ones(k.shape)
+    vcov = fit.vcov
     if test == "hksj":
         rss = np.sum(w * fit.resid**2, axis=-1)
         s2w = np.where(rss <= np.finfo(float).eps, 0.0, rss / qdf)
         s2w = np.where(qdf > 0, s2w, 1.0)
-    vcov = fit.vcov * s2w[..., None, None]
+        vcov = vcov * s2w[..., None, None]
     se = np.sqrt(np.diagonal(vcov, axis1=-2, axis2=-1))
     stat = fit.beta / se
     crit = critical_value(test if use_t else "z", df, level)
