@@ -21,7 +21,8 @@ between-study covariance:
 * ``random="none"``: common-effect model, H_s = 0.
 
 The random effects are integrated out analytically (they enter linearly), so NUTS samples only
-beta, the nonlinear parameters and tau: no funnel. The multivariate normal density of each study
+beta, the nonlinear parameters and tau: no funnel. The coefficient of an Emax-type curve is
+sampled as the effect at the largest observed dose (see :func:`_reference_parametrisation`). The multivariate normal density of each study
 is evaluated with an unrolled Cholesky factorisation vectorised over studies (studies with fewer
 contrasts are padded with independent zero residuals, which add nothing to the density).
 """
@@ -230,7 +231,7 @@ def _reference_parametrisation(design: Design, bounded: dict[int, int], phi_rv: 
     orthogonal to ED50; ``beta`` = E_ref / g(d_ref; phi) is a Deterministic. The prior is
     unchanged: the Normal prior density of ``beta`` plus the log-Jacobian
     log |d beta / d E_ref| = -log g(d_ref; phi) enter as a Potential on a flat ``beta_ref``
-    (Bates & Watts 1988, ch. 3.3 on parameter effects curvature and reparametrisation).
+    (Bates & Watts 1988, Nonlinear Regression Analysis, on parameter-effects curvature).
     """
     import pymc as pm
     import pytensor.tensor as pt

@@ -146,8 +146,17 @@ def fit(
         When an R-hat exceeds 1.01, a bulk or tail ESS is below 100 per chain, or there are
         divergent transitions.
 
+    Notes
+    -----
+    For the Emax-type families (``emax``, ``sigmoid_emax``, ``exponential``) NUTS samples the
+    effect at the largest observed dose instead of the asymptote (``beta_ref`` in the
+    InferenceData; ``beta`` is kept as a deterministic). The model and priors are unchanged
+    (the Jacobian is included), but when the trials stop short of the plateau the two
+    coordinates are nearly uncorrelated where Emax and ED50 lie on a ridge.
+
     References
     ----------
+    Bates DM, Watts DG (1988). Nonlinear Regression Analysis and Its Applications. Wiley.
     Crippa A, Orsini N (2016). Dose-response meta-analysis of differences in means. BMC Med Res
     Methodol 16:91.
     Crippa A, Discacciati A, Bottai M, Spiegelman D, Orsini N (2019). One-stage dose-response
