@@ -73,7 +73,8 @@ def random_effects(
     Deliberate differences from metafor, none of which changes the estimate: ML/REML are
     converged to ~1e-12 relative (metafor's default threshold 1e-5 leaves errors near 1e-5);
     the iteration starts at the DerSimonian-Laird value (metafor: Hedges) and takes Newton
-    steps where the log-likelihood is locally concave (metafor: Fisher scoring throughout),
+    steps in log(tau^2 + min v_i) where the log-likelihood is locally concave on that scale
+    (metafor: Fisher scoring throughout),
     falling back to Fisher scoring near the boundary and to a bracketing safeguard if it
     oscillates; a step below 0 is clamped to 0 (metafor halves it). A fit at the boundary
     returns exactly tau^2 = 0 (metafor stops near 1e-13).

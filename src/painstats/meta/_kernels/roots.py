@@ -19,8 +19,8 @@ MAX_ITER = 1000
 #: Plain Fisher-scoring iterations before switching to the safeguarded iteration.
 PLAIN_ITER = 30
 
-# step(tau2, index) -> adjustment, or (adjustment, newton), evaluated on the active
-# sub-batch; ``newton`` marks the adjustments that are Newton steps.
+# step(tau2, index) -> adjustment, or (adjustment, c), evaluated on the active sub-batch;
+# c > 0 marks a Newton step after which the next step is expected to be about c x step^2.
 StepFn = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
@@ -29,10 +29,11 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
 
     ``step(tau2, index)`` returns the Fisher-scoring step score/information on the
     sub-batch ``index``; its sign is the sign of the score. It may also return a pair
-    ``(step, newton)`` with ``newton`` marking Newton steps: after two Newton steps in a
-    row that shrink at least tenfold (the quadratic regime, where the next step is about
-    ``size^3 / previous^2``), a problem stops as soon as that predicted next step is
-    below the tolerance instead of taking it only to see it. Each iterate updates a bracket
+    ``(step, c)`` with ``c > 0`` marking Newton steps and ``c`` bounding the constant of
+    their quadratic convergence (next step ~ c step^2; 0 for other steps). After two Newton
+    steps in a row, a problem stops as soon as the next step is predicted to be below the
+    tolerance both from the last two steps (``size^3 / previous^2``) and from ``c size^2``,
+    instead of taking that step only to see it. Each iterate updates a bracket
     [lo, hi] around the maximum (score > 0 at lo, < 0 at hi). A step that leaves the
     bracket, or shrinks by less than half (Fisher scoring can oscillate around the root when
     the likelihood is far from quadratic), is replaced by bisection, so the iteration
@@ -52,26 +53,28 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
             return tau2, converged
         t = tau2[active]
         adj = step(t, active)
-        newton = None
+        quad = None
         if isinstance(adj, tuple):
-            adj, newton = adj
+            adj, quad = adj
         new = np.maximum(t + adj, 0.0)
         # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves"
         size = np.abs(new - t)
-        if newton is None:
+        if quad is None:
             moving = size > TOL * (1.0 + new)
         else:
             # stop when size <= tol, or, after two Newton steps in a row with the second
-            # the smaller, when the predicted next step size^3 / prev^2 is <= tol
-            # (prev * newton is 0 unless both steps are Newton steps)
+            # the smaller, when both predictions of the next step (size^3 / prev^2 and
+            # c size^2) are <= tol (prev * newton is 0 unless both steps are Newton steps)
+            newton = quad > 0
+            tol = TOL * (1.0 + new)
             lead = np.maximum(prev * newton, size)
-            moving = size * size * size > (TOL * (1.0 + new)) * (lead * lead)
+            moving = (size * size * size > tol * (lead * lead)) | (quad * size * size > tol)
             prev = size * newton
         ok = np.isfinite(new)
         tau2[active] = np.where(ok, new, t)
         converged[active[~moving & ok]] = True
         active = active[moving]
-        if newton is not None:
+        if quad is not None:
             prev = prev[moving]
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
     lo = np.zeros(tau2.shape)

@@ -174,19 +174,31 @@ def _sj(prob: _Problem) -> Tau2Estimate:
 
 def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     start = _dl(prob, with_se=False).tau2
+    # Newton steps are taken in phi = log(tau^2 + c), c = the smallest sampling variance:
+    # on that scale the log-likelihood is closer to quadratic than in tau^2 (whose curvature
+    # falls off like 1/(v + tau^2)^2), so fewer steps undershoot (cf. the log-scale variance
+    # parameters of Lindstrom & Bates 1988).
+    c_all = np.min(prob._v_pad, axis=-1)
 
     def step(t, idx):
-        # Newton step on the (restricted) log-likelihood where it is locally concave,
+        # Newton step on the (restricted) log-likelihood where it is locally concave in phi,
         # else the Fisher-scoring step (expected information), as metafor uses throughout.
         s = prob.sub_design(idx).score_terms(prob.weights(t, idx), prob.sub_y(idx))
         score, info = (s.ypp - s.trp, s.trpp) if restricted else (s.ypp - s.sw, s.sw2)
-        hess = 2.0 * s.yppp - info
-        concave = hess > 0
-        newton = score / np.where(concave, hess, info)
-        # a Newton step that would leave tau^2 >= 0 falls back to the Fisher step, which
-        # follows metafor's path near the boundary (and away from spurious boundary maxima)
-        inside = t + newton >= 0
-        return np.where(inside, newton, score / info), concave & inside
+        # with score = 2 dl/dtau^2 and hess = -2 d2l/d(tau^2)^2, the Newton step in phi is
+        # score / (hess (tau^2 + c) - score), i.e. tau^2 -> (tau^2 + c) exp(that) - c
+        tc = t + prob.rows(c_all, idx, "c")
+        curv = (2.0 * s.yppp - info) * tc - score
+        concave = curv > 0
+        # (a step in phi is capped at 5: tau^2 + c grows at most ~150-fold per step)
+        newton = tc * np.expm1(np.minimum(score / np.where(concave, curv, 1.0), 5.0))
+        # a step that would leave tau^2 >= 0 falls back to the Fisher step, which follows
+        # metafor's path near the boundary (and away from spurious boundary maxima)
+        use = concave & (t + newton >= 0)
+        # the next step is ~ C (tau^2 + c) dphi^2 = C step^2 / (tau^2 + c), where C, the ratio
+        # of the third to twice the second derivative in phi, is about 1/2 for a variance on
+        # the log scale: 1 / (tau^2 + c) bounds it
+        return np.where(use, newton, score / info), use / tc
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
