@@ -50,7 +50,7 @@ def fit(
     priors: str | Mapping[str, float] = "weak",
     outcome_sd: float | None = None,
     sampler: str = "pymc",
-    draws: int = 1000,
+    draws: int = 2000,
     tune: int = 1000,
     chains: int = 4,
     cores: int | None = 1,
@@ -124,7 +124,10 @@ def fit(
         Sampler settings. The same ``random_seed`` gives identical draws. ``target_accept``
         defaults to 0.95: on 120 simulated Emax datasets (validation/doseresp/) 0.9 left one
         fit with 3 divergent transitions and one with R-hat 1.0104; 0.95 gave none and
-        R-hat < 1.01 in all 120, at about the same wall time.
+        R-hat < 1.01 in all 120, at about the same wall time. ``draws`` defaults to 2000 per
+        chain (8000 in all): with 1000, one of the 120 fits had a tail ESS of 180 and R-hat
+        1.0102 for tau (whose posterior reaches down to 0); with 2000 the smallest tail ESS
+        over the 120 fits was 809 and the largest R-hat 1.0049.
 
     Returns
     -------
