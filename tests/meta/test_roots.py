@@ -39,7 +39,7 @@ def test_interior_estimates_are_roots_of_the_score_to_the_tolerance(rng, method)
     inside = fit.tau2 > 0
     assert inside.sum() > 0.6 * n
     score, curv = _score_and_curvature(y[inside], v[inside], m[inside], fit.tau2[inside],
-                                  method == "REML")
+                                       method == "REML")
     remaining = np.abs(score / curv)
     assert np.all(remaining <= 1e-11 * (1.0 + fit.tau2[inside])), remaining.max()
 

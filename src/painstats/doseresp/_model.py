@@ -22,9 +22,10 @@ between-study covariance:
 
 The random effects are integrated out analytically (they enter linearly), so NUTS samples only
 beta, the nonlinear parameters and tau: no funnel. The coefficient of an Emax-type curve is
-sampled as the effect at the largest observed dose (see :func:`_reference_parametrisation`). The multivariate normal density of each study
-is evaluated with an unrolled Cholesky factorisation vectorised over studies (studies with fewer
-contrasts are padded with independent zero residuals, which add nothing to the density).
+sampled as the effect at the largest observed dose (see :func:`_reference_parametrisation`).
+The multivariate normal density of each study is evaluated with an unrolled Cholesky
+factorisation vectorised over studies (studies with fewer contrasts are padded with independent
+zero residuals, which add nothing to the density).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Design:
     priors: Priors
     #: largest positive dose per dose column and group: the reference dose at which the
     #: coefficient of a bounded (Emax-type) curve is sampled (see :func:`build_model`)
-    ref_dose: tuple[tuple[float, ...], ...] = ()
+    ref_dose: tuple[tuple[float, ...], ...]
 
 
 def _phi_names(curve: Curve) -> list[str]:
@@ -221,7 +222,7 @@ def _bounded_coefs(design: Design) -> dict[int, int]:
     return out
 
 
-def _reference_parametrisation(design: Design, bounded: dict[int, int], phi_rv: dict, G: int):
+def _reference_parametrisation(design: Design, bounded: dict[int, int], phi_rv: dict):
     """``beta`` of a model with Emax-type curves, sampled through the effect at a reference dose.
 
     The coefficient of a bounded curve (Emax, the asymptote) is strongly correlated with its
@@ -293,7 +294,7 @@ def build_model(data: DoseData, design: Design, *, reference: bool = True):
                 phi_rv[name] = pm.LogNormal(name, mu=mu0, sigma=sig, dims="group")
 
         if bounded:
-            beta = _reference_parametrisation(design, bounded, phi_rv, G)
+            beta = _reference_parametrisation(design, bounded, phi_rv)
 
         def pick(rv, i):  # per-study value of a group parameter at position i
             return rv[0] if G == 1 else rv[grp[i]]

@@ -24,6 +24,11 @@ PLAIN_ITER = 30
 StepFn = Callable[[np.ndarray, np.ndarray], "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 
 
+def _split(out) -> tuple[np.ndarray, np.ndarray | float]:
+    """A step function's output as (adjustment, c); c = 0 (no Newton step) when not given."""
+    return out if isinstance(out, tuple) else (out, 0.0)
+
+
 def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndarray]:
     """Maximise a likelihood in tau^2 >= 0 by safeguarded Fisher scoring.
 
@@ -52,30 +57,22 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         if active.size == 0:
             return tau2, converged
         t = tau2[active]
-        adj = step(t, active)
-        quad = None
-        if isinstance(adj, tuple):
-            adj, quad = adj
+        adj, quad = _split(step(t, active))
         new = np.maximum(t + adj, 0.0)
-        # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves"
+        # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves".
+        # Stop when size <= tol, or, after two Newton steps in a row with the second the
+        # smaller, when both predictions of the next step (size^3 / prev^2 and c size^2) are
+        # <= tol: with lead = size (no earlier Newton step) the first test is size <= tol.
         size = np.abs(new - t)
-        if quad is None:
-            moving = size > TOL * (1.0 + new)
-        else:
-            # stop when size <= tol, or, after two Newton steps in a row with the second
-            # the smaller, when both predictions of the next step (size^3 / prev^2 and
-            # c size^2) are <= tol (prev * newton is 0 unless both steps are Newton steps)
-            newton = quad > 0
-            tol = TOL * (1.0 + new)
-            lead = np.maximum(prev * newton, size)
-            moving = (size * size * size > tol * (lead * lead)) | (quad * size * size > tol)
-            prev = size * newton
+        tol = TOL * (1.0 + new)
+        newton = quad > 0
+        lead = np.maximum(prev * newton, size)
+        moving = (size * size * size > tol * (lead * lead)) | (quad * size * size > tol)
         ok = np.isfinite(new)
         tau2[active] = np.where(ok, new, t)
         converged[active[~moving & ok]] = True
         active = active[moving]
-        if quad is not None:
-            prev = prev[moving]
+        prev = (size * newton)[moving]
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
     lo = np.zeros(tau2.shape)
     hi = np.full(tau2.shape, np.inf)
@@ -84,9 +81,7 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
         if active.size == 0:
             break
         t = tau2[active]
-        adj = step(t, active)
-        if isinstance(adj, tuple):
-            adj = adj[0]
+        adj, _ = _split(step(t, active))
         finite = np.isfinite(adj)
         lo_a = np.where(finite & (adj > 0), t, lo[active])
         hi_a = np.where(finite & (adj < 0), t, hi[active])
