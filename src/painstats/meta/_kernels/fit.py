@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special
 
-from painstats.meta._kernels.design import Design, make_design, trace_pd
+from painstats.meta._kernels.design import Design, WLSFit, make_design
 from painstats.meta._kernels.tau2 import Tau2Estimate, estimate_flat, problem
 
 __all__ = ["RMAFit", "fit_rma", "prepare", "critical_value", "two_sided_p"]
@@ -154,12 +154,13 @@ def _fit_rma(
     prob = problem(y, v, m, design, k, p)
     flat = estimate_flat(prob, method)
     tau = Tau2Estimate(prob.out(flat.tau2), prob.out(flat.se))
-    w_fe, _, fe_fit, q_flat = prob.fe()  # the common-effect fit, shared with DL/HS
-    q = prob.out(q_flat)
-    s2, i2, h2 = _heterogeneity(method, tau.tau2, q, k, p, prob.out(trace_pd(w_fe, fe_fit, 1.0)))
+    q = prob.out(prob.fe()[3])  # the common-effect fit, shared with DL/HS
+    s2, i2, h2 = _heterogeneity(method, tau.tau2, q, k, p, prob.out(prob.trp_fe()))
 
-    w = m / (v + tau.tau2[..., None])
-    fit = design.wls(w, y)
+    # the fit at the estimate (for ML/REML/PM the estimator's own final evaluation)
+    w_flat, fit_flat = prob.fit_at(flat.tau2)
+    w = w_flat.reshape(y.shape)
+    fit = WLSFit(*(a.reshape(*k.shape, *a.shape[1:]) for a in fit_flat))
     qdf = k - p
     use_t = test != "z"
     # with k = p there is no residual df: metafor silently falls back to a z-test

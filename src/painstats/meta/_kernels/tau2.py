@@ -58,6 +58,8 @@ class _Problem:
         self._v_pad = np.where(self.m > 0, self.v, np.inf)
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._fe = None
+        self._trp_fe = None
+        self._at = None
 
     def rows(self, a, idx, name: str | None = None):
         """Rows ``idx`` of a batch array: the array itself for the whole batch; named
@@ -94,6 +96,26 @@ class _Problem:
             self._fe = (w, design, fit, _rowdot(w * fit.resid, fit.resid))
         return self._fe
 
+    def trp_fe(self):
+        """tr P of the common-effect fit (DL, I^2 and H^2 all use it); cached."""
+        if self._trp_fe is None:
+            w, _, fit, _ = self.fe()
+            self._trp_fe = trace_pd(w, fit, 1.0)
+        return self._trp_fe
+
+    def fit_at(self, tau2):
+        """Weights and WLS fit of the whole batch at ``tau2``.
+
+        The last call is remembered (keyed on the identity of ``tau2``): an estimator's
+        final evaluation at its estimate is also the model fit that ``fit_rma`` reports.
+        """
+        if self._at is not None and self._at[0] is tau2:
+            return self._at[1], self._at[2]
+        w = 1.0 / (self._v_pad + tau2[..., None])
+        fit = self.sub_design(np.arange(self.y.shape[0])).wls(w, self.y)
+        self._at = (tau2, w, fit)
+        return w, fit
+
     def out(self, a):
         return a.reshape(self.shape)
 
@@ -113,7 +135,7 @@ def _fe_parts(prob: _Problem):
 
 def _dl(prob: _Problem, with_se: bool = True) -> Tau2Estimate:
     w, design, fit, q = _fe_parts(prob)
-    trp = trace_pd(w, fit, 1.0)
+    trp = prob.trp_fe()
     tau2 = np.maximum(0.0, (q - (prob.k - prob.p)) / trp)
     if not with_se:
         return Tau2Estimate(tau2, None)
@@ -126,7 +148,7 @@ def _hs(prob: _Problem) -> Tau2Estimate:
     w, design, fit, q = _fe_parts(prob)
     sw = np.sum(w, axis=-1)
     tau2 = np.maximum(0.0, (q - prob.k) / sw)
-    trp = trace_pd(w, fit, 1.0)
+    trp = prob.trp_fe()
     trpp = design.quad_trace(w, fit, 1.0, 1.0)
     se = np.sqrt((2 * (prob.k - prob.p) + 4 * tau2 * trp + 2 * tau2**2 * trpp) / sw**2)
     return Tau2Estimate(tau2, se)
@@ -205,35 +227,37 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
     _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
     # as metafor's ll0check: an interior stationary point that is worse than the boundary
     # (the likelihood can be bimodal) gives way to tau^2 = 0
-    if np.any(tau2 > 0):  # both log-likelihoods in one batched evaluation
-        ll0, ll = _loglik(prob, np.stack([np.zeros_like(tau2), tau2]), restricted)
-        tau2 = np.where((ll0 > ll + 1e-10) & (tau2 > 0), 0.0, tau2)
-    idx = np.arange(prob.y.shape[0])
-    w = prob.weights(tau2, idx)
+    w, fit = prob.fit_at(tau2)
+    if np.any(tau2 > 0):
+        worse = (_loglik_zero(prob, restricted) > _loglik(prob, tau2, w, fit, restricted) + 1e-10)
+        if np.any(worse & (tau2 > 0)):
+            tau2 = np.where(worse & (tau2 > 0), 0.0, tau2)
+            w, fit = prob.fit_at(tau2)
     if restricted:
-        se = np.sqrt(2.0 / prob.sub_design(idx).score_terms(w, prob.y).trpp)
+        se = np.sqrt(2.0 / prob.sub_design(np.arange(tau2.size)).quad_trace(w, fit, 1.0, 1.0))
     else:
-        se = np.sqrt(2.0 / np.sum(w * w, axis=-1))
+        se = np.sqrt(2.0 / _rowdot(w, w))
     return Tau2Estimate(tau2, se)
 
 
-def _loglik(prob: _Problem, tau2: np.ndarray, restricted: bool) -> np.ndarray:
-    """(Restricted) log-likelihood at tau2, up to a constant that does not depend on tau2.
-
-    ``tau2`` is shaped (..., n) for the n problems: leading axes evaluate several values
-    of tau^2 per problem at once.
-    """
-    idx = np.arange(prob.y.shape[0])
-    w = prob.weights(tau2, idx)
-    fit = prob.sub_design(idx).wls(w, prob.y)
-    ll = -0.5 * (np.sum(prob.m * np.log(prob.v + tau2[..., None]), axis=-1)
+def _loglik(prob: _Problem, tau2: np.ndarray, w, fit, restricted: bool) -> np.ndarray:
+    """(Restricted) log-likelihood at tau2 given the weights and WLS fit there, up to a
+    constant that does not depend on tau2."""
+    ll = -0.5 * (_rowdot(prob.m, np.log(prob.v + tau2[..., None]))
                  + _rowdot(w * fit.resid, fit.resid))
-    if restricted:  # - 1/2 log|X'WX| = + 1/2 log|(X'WX)^-1|
-        vcov = fit.vcov
-        logdet = (np.log(vcov[..., 0, 0]) if vcov.shape[-1] == 1
-                  else np.linalg.slogdet(vcov)[1])
-        ll = ll + 0.5 * logdet
-    return ll
+    return ll + 0.5 * _logdet(fit.vcov) if restricted else ll
+
+
+def _loglik_zero(prob: _Problem, restricted: bool) -> np.ndarray:
+    """The log-likelihood at tau^2 = 0, from the cached common-effect fit (same constant)."""
+    _, _, fit, q = prob.fe()
+    ll = -0.5 * (_rowdot(prob.m, np.log(prob.v)) + q)
+    return ll + 0.5 * _logdet(fit.vcov) if restricted else ll
+
+
+def _logdet(vcov: np.ndarray) -> np.ndarray:
+    """log|(X'WX)^-1| = -log|X'WX| (enters the restricted likelihood with factor 1/2)."""
+    return np.log(vcov[..., 0, 0]) if vcov.shape[-1] == 1 else np.linalg.slogdet(vcov)[1]
 
 
 def _pm(prob: _Problem) -> Tau2Estimate:
@@ -242,7 +266,7 @@ def _pm(prob: _Problem) -> Tau2Estimate:
         lambda t, idx: generalised_q(prob, t, idx), df, np.zeros_like(prob.k)
     )
     _raise_unconverged(ok | ~prob.estimable, "PM/EB", "Newton root search")
-    w = prob.weights(tau2, np.arange(prob.y.shape[0]))
+    w, _ = prob.fit_at(tau2)
     se = np.sqrt(2 * prob.k**2 / df) / np.sum(w, axis=-1)
     return Tau2Estimate(tau2, se)
 
