@@ -58,6 +58,8 @@ class Design(Protocol):
 
     def score_terms(self, w: np.ndarray, y: np.ndarray) -> ScoreTerms: ...
 
+    def trace_pp(self, w: np.ndarray, fit: WLSFit) -> np.ndarray: ...
+
 
 def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """sum(a * b, axis=-1) without the temporary.
@@ -100,6 +102,13 @@ class InterceptDesign:
             + inv * inv * np.sum(w2 * d, axis=-1) * np.sum(w2 * e, axis=-1)
         )
 
+    def trace_pp(self, w: np.ndarray, fit: WLSFit) -> np.ndarray:
+        """tr(PP) = quad_trace(w, fit, 1, 1), with fewer operations."""
+        inv = fit.vcov[..., 0, 0]
+        w2 = w * w
+        sw2 = np.add.reduce(w2, axis=-1)
+        return sw2 - 2.0 * inv * _rowdot(w2, w) + (inv * sw2) ** 2
+
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta[..., :1]
 
@@ -110,16 +119,15 @@ class InterceptDesign:
         ``(a * b).sum(-1)`` (about twice as fast on large batches and on tiny ones).
         """
         dot = _rowdot
-        sw = w.sum(axis=-1)
+        sw = np.add.reduce(w, axis=-1)
         w2 = w * w
-        sw2 = w2.sum(axis=-1)
-        sw3 = dot(w2, w)
+        sw2 = np.add.reduce(w2, axis=-1)
         inv = 1.0 / sw
         wr = w * (y - (dot(w, y) * inv)[..., None])
         ypp = dot(wr, wr)
         yppp = dot(w * wr, wr) - dot(w, wr) ** 2 * inv
-        return ScoreTerms(ypp, yppp, sw - sw2 * inv, sw2 - 2.0 * sw3 * inv + (sw2 * inv) ** 2,
-                          sw, sw2)
+        h = sw2 * inv
+        return ScoreTerms(ypp, yppp, sw - h, sw2 - 2.0 * dot(w2, w) * inv + h * h, sw, sw2)
 
 
 class MatrixDesign:
@@ -154,6 +162,10 @@ class MatrixDesign:
         bme = fit.vcov @ self._cross(w2 * e_full)
         cross = np.einsum("...ij,...ji->...", bme, bmd)
         return np.sum(w2 * de, axis=-1) - 2.0 * np.sum(w2 * w * fit.lev * de, axis=-1) + cross
+
+    def trace_pp(self, w: np.ndarray, fit: WLSFit) -> np.ndarray:
+        """tr(PP)."""
+        return self.quad_trace(w, fit, 1.0, 1.0)
 
     def xb(self, beta: np.ndarray) -> np.ndarray:
         return beta

@@ -24,6 +24,7 @@ Riley RD, Higgins JPT, Deeks JJ (2011). Interpretation of random effects meta-an
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -78,10 +79,15 @@ def critical_value(test: str, df, level: float):
     """Two-sided critical value: z quantile, or t(df) for "t"/"hksj" (inf df gives z)."""
     q = 1.0 - (1.0 - level) / 2.0
     if test == "z":
-        return np.full(np.shape(df), special.ndtri(q))
+        return np.full(np.shape(df), _z_quantile(q))
     df = np.asarray(df, dtype=float)
     return np.where(np.isfinite(df), special.stdtrit(np.where(np.isfinite(df), df, 1.0), q),
                     special.ndtri(q))
+
+
+@functools.lru_cache(maxsize=64)
+def _z_quantile(q: float) -> float:
+    return float(special.ndtri(q))
 
 
 def two_sided_p(stat, df):
@@ -105,8 +111,9 @@ def _heterogeneity(method, tau2, q, k, p, trp_fe):
         i2 = 100.0 * tau2 / (tau2 + s2)
         h2 = tau2 / s2 + 1.0
     single = qdf <= 0
-    i2 = np.where(single | ~np.isfinite(i2), 0.0, i2)
-    h2 = np.where(single, 1.0, h2)
+    if single.any() or not np.isfinite(i2).all():
+        i2 = np.where(single | ~np.isfinite(i2), 0.0, i2)
+        h2 = np.where(single, 1.0, h2)
     return s2, i2, h2
 
 
@@ -177,7 +184,7 @@ def _fit_rma(
     crit = critical_value(test if use_t else "z", df, level)
     pval = two_sided_p(stat, df[..., None] if use_t else None)
     q_pvalue = np.where(qdf > 0, special.chdtrc(np.maximum(qdf, 1), q), 1.0)
-    weights = 100.0 * w / np.sum(w, axis=-1, keepdims=True)
+    weights = 100.0 * w / np.add.reduce(w, axis=-1, keepdims=True)
     return RMAFit(
         beta=fit.beta,
         vcov=vcov,

@@ -50,29 +50,35 @@ def fisher_scoring(start: np.ndarray, step: StepFn) -> tuple[np.ndarray, np.ndar
     tau2 = np.array(start, dtype=float, copy=True).reshape(-1)
     converged = np.zeros(tau2.shape, dtype=bool)
     # Phase 1: plain iteration of the given steps, cheap to book-keep; almost every problem
-    # converges here.
+    # converges here. t and prev follow the active problems; tau2 is written when some stop.
     active = np.flatnonzero(np.isfinite(tau2))
+    t = tau2[active]
     prev = np.zeros(active.size)  # size of the previous step if a Newton step, else 0
     for _ in range(PLAIN_ITER):
         if active.size == 0:
             return tau2, converged
-        t = tau2[active]
         adj, quad = _split(step(t, active))
         new = np.maximum(t + adj, 0.0)
-        # at 0 with a downward step, new == t: converged on the boundary; NaN never "moves".
-        # Stop when size <= tol, or, after two Newton steps in a row with the second the
-        # smaller, when both predictions of the next step (size^3 / prev^2 and c size^2) are
-        # <= tol: with lead = size (no earlier Newton step) the first test is size <= tol.
+        # at 0 with a downward step, new == t: converged on the boundary. Stop when
+        # size <= tol, or, after two Newton steps in a row with the second the smaller, when
+        # both predictions of the next step (size^3 / prev^2 and c size^2) are <= tol: with
+        # lead = size (no earlier Newton step) the first test is size <= tol. A NaN step
+        # stops, unconverged.
         size = np.abs(new - t)
+        is_newton = quad > 0
+        lead = np.maximum(prev * is_newton, size)
+        size2 = size * size
         tol = TOL * (1.0 + new)
-        newton = quad > 0
-        lead = np.maximum(prev * newton, size)
-        moving = (size * size * size > tol * (lead * lead)) | (quad * size * size > tol)
+        moving = (size2 * size > tol * (lead * lead)) | (quad * size2 > tol)
+        newton = size * is_newton
+        if moving.all():
+            t, prev = new, newton
+            continue
         ok = np.isfinite(new)
         tau2[active] = np.where(ok, new, t)
         converged[active[~moving & ok]] = True
-        active = active[moving]
-        prev = (size * newton)[moving]
+        active, t, prev = active[moving], new[moving], newton[moving]
+    tau2[active] = t
     # Phase 2: safeguarded (bracketing) iteration for the few that oscillate.
     lo = np.zeros(tau2.shape)
     hi = np.full(tau2.shape, np.inf)

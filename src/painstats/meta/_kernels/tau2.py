@@ -75,6 +75,10 @@ class _Problem:
             self._cache[name] = hit
         return hit[1]
 
+    def design_all(self):
+        """The design of the whole (flattened) batch."""
+        return self.design if self.X is None else type(self.design)(self.X)
+
     def sub_design(self, idx):
         if self.X is None:
             return self.design
@@ -112,7 +116,7 @@ class _Problem:
         if self._at is not None and self._at[0] is tau2:
             return self._at[1], self._at[2]
         w = 1.0 / (self._v_pad + tau2[..., None])
-        fit = self.sub_design(np.arange(self.y.shape[0])).wls(w, self.y)
+        fit = self.design_all().wls(w, self.y)
         self._at = (tau2, w, fit)
         return w, fit
 
@@ -212,8 +216,9 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
         tc = t + prob.rows(c_all, idx, "c")
         curv = (2.0 * s.yppp - info) * tc - score
         concave = curv > 0
-        # (a step in phi is capped at 5: tau^2 + c grows at most ~150-fold per step)
-        newton = tc * np.expm1(np.minimum(score / np.where(concave, curv, 1.0), 5.0))
+        # (a step in phi is capped at 5: tau^2 + c grows at most ~150-fold per step; where
+        # curv <= 0 the quotient may be inf or NaN, unused, and fit_rma's errstate is quiet)
+        newton = tc * np.expm1(np.minimum(score / curv, 5.0))
         # a step that would leave tau^2 >= 0 falls back to the Fisher step, which follows
         # metafor's path near the boundary (and away from spurious boundary maxima)
         use = concave & (t + newton >= 0)
@@ -224,17 +229,20 @@ def _likelihood(prob: _Problem, restricted: bool) -> Tau2Estimate:
 
     name = "REML" if restricted else "ML"
     tau2, ok = fisher_scoring(start, step)
-    _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
+    if not ok.all():
+        _raise_unconverged(ok | ~prob.estimable, name, "Fisher scoring")
     # as metafor's ll0check: an interior stationary point that is worse than the boundary
     # (the likelihood can be bimodal) gives way to tau^2 = 0
     w, fit = prob.fit_at(tau2)
-    if np.any(tau2 > 0):
-        worse = (_loglik_zero(prob, restricted) > _loglik(prob, tau2, w, fit, restricted) + 1e-10)
-        if np.any(worse & (tau2 > 0)):
-            tau2 = np.where(worse & (tau2 > 0), 0.0, tau2)
+    interior = tau2 > 0
+    if interior.any():
+        worse = interior & (
+            _loglik_zero(prob, restricted) > _loglik(prob, tau2, w, fit, restricted) + 1e-10)
+        if worse.any():
+            tau2 = np.where(worse, 0.0, tau2)
             w, fit = prob.fit_at(tau2)
     if restricted:
-        se = np.sqrt(2.0 / prob.sub_design(np.arange(tau2.size)).quad_trace(w, fit, 1.0, 1.0))
+        se = np.sqrt(2.0 / prob.design_all().trace_pp(w, fit))
     else:
         se = np.sqrt(2.0 / _rowdot(w, w))
     return Tau2Estimate(tau2, se)
